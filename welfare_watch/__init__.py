@@ -1,0 +1,1 @@
+"""welfare-watch: department updates joined against the assistance roster, as they arrive."""

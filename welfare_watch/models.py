@@ -1,0 +1,102 @@
+"""The records that cross module boundaries: facts, enrollments and roster changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FactKind = Literal[
+    "death",
+    "move",
+    "prison",
+    "vehicle",
+    "property",
+    "company_role",
+    "income",
+    "staff_relative",
+    "payment",
+    "survival_check",
+]
+
+# A fact whose `status` attribute is this word withdraws the earlier record
+# of the same feed with the same record id (psb_deaths 撤销).
+REVOKED = "revoked"
+
+
+class Fact(BaseModel):
+    """One department record, normalised: who, what, when, and where it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    feed: str
+    kind: FactKind
+    record_id: str
+    person_id: str
+    name: str = ""
+    event_date: dt.date | None = None
+    attrs: dict[str, str] = Field(default_factory=dict)
+    received_at: dt.datetime
+    source: str = ""  # the file or request it came in
+
+    @property
+    def revokes(self) -> bool:
+        return self.attrs.get("status") == REVOKED
+
+    @property
+    def identity(self) -> str:
+        """Unique per department record: the same record arriving twice has one identity."""
+        suffix = ":" + REVOKED if self.revokes else ""
+        return f"{self.feed}:{self.record_id}{suffix}"
+
+    @property
+    def revoked_identity(self) -> str:
+        """For a revocation, the identity of the record it withdraws."""
+        return f"{self.feed}:{self.record_id}"
+
+
+Role = Literal["head", "member", "individual"]
+EnrollmentStatus = Literal["active", "suspended", "exited"]
+
+
+class Enrollment(BaseModel):
+    """One row of the roster: one person in one program."""
+
+    model_config = ConfigDict(frozen=True)
+
+    person_id: str
+    name: str
+    program: str
+    household_id: str = ""
+    role: Role
+    district_code: str = Field(pattern=r"^\d{6}$")
+    community: str = ""
+    caseworker_id: str = ""
+    monthly_amount: Decimal = Decimal("0.00")
+    start_date: dt.date
+    status: EnrollmentStatus
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.person_id, self.program, self.household_id)
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+RosterOp = Literal["enroll", "update", "suspend", "resume", "exit"]
+
+
+class RosterChange(Enrollment):
+    """A message on roster.changes: the roster columns plus the operation."""
+
+    op: RosterOp
+    # suspend/resume/exit messages may carry only the identifying columns.
+    name: str = ""
+    role: Role = "individual"
+    district_code: str = Field(default="000000", pattern=r"^\d{6}$")
+    start_date: dt.date = dt.date(1970, 1, 1)
+    status: EnrollmentStatus = "active"

@@ -1,0 +1,41 @@
+"""Every Kafka topic name and Redis key used by welfare-watch, in one place."""
+
+from __future__ import annotations
+
+# --- Kafka topics -------------------------------------------------------------
+ROSTER_CHANGES = "roster.changes"  # enrollment changes from the roster system (contract)
+ALERTS = "alerts"  # every alert and every change to one (contract)
+REJECTED = "dept.rejected"  # records a connector could not understand (contract)
+FACTS = "ww.facts"  # canonical department facts, keyed by person_id (internal)
+RECHECK = "ww.recheck"  # "re-evaluate this person", keyed by person_id (internal)
+
+# The worker's inputs: all keyed by person_id and co-partitioned, so one person's
+# updates are handled in order by one worker.
+WORKER_INPUTS = (FACTS, ROSTER_CHANGES, RECHECK)
+WORKER_GROUP = "welfare-watch"  # the Faust app id, which is also its consumer group
+
+
+def raw_topic(feed: str) -> str:
+    """The topic a department may publish its raw records to."""
+    return f"dept.{feed}.raw"
+
+
+# --- Redis keys -----------------------------------------------------------------
+PREFIX = "ww:"
+ROSTER = PREFIX + "roster"  # hash person_id -> JSON list of that person's enrollments
+ROSTER_STAGING = PREFIX + "roster:staging"  # a snapshot being loaded, renamed over ROSTER
+ROSTER_OLD = PREFIX + "roster:old"  # the replaced snapshot, unlinked after the swap
+FACTS_BY_PERSON = PREFIX + "facts"  # hash person_id -> JSON {fact identity: fact}
+ALERTS_BY_PERSON = PREFIX + "alerts"  # hash person_id -> JSON {alert_id: alert}
+ALERT_INDEX = PREFIX + "alert-index"  # hash alert_id -> person_id
+ALERT_ORDER = PREFIX + "alert-order"  # sorted set alert_id by first detection time
+
+
+def queue_key(queue: str) -> str:
+    """A caseworker's or supervisor's durable queue: sorted set of open alert ids."""
+    return f"{PREFIX}queue:{queue}"
+
+
+def supervisor_queue(district_code: str) -> str:
+    """The queue of the supervisor of a district."""
+    return f"supervisor-{district_code}"

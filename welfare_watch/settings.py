@@ -1,0 +1,165 @@
+"""Typed settings: connection settings from the environment, policy from config/*.toml."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from welfare_watch.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = REPO_ROOT / "config"
+DEFAULT_CONFIG = CONFIG_DIR / "welfare-watch.toml"
+
+Severity = Literal["critical", "high", "medium", "low"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class City(_Strict):
+    name: str
+    prefix: str = Field(pattern=r"^\d{4}$")
+    districts: dict[str, str]
+
+    @field_validator("districts")
+    @classmethod
+    def _six_digit_codes(cls, value: dict[str, str]) -> dict[str, str]:
+        for code in value:
+            if not (len(code) == 6 and code.isdigit()):
+                raise ValueError(f"district code {code!r} is not 6 digits")
+        return value
+
+    def in_city(self, region_code: str) -> bool:
+        return region_code.startswith(self.prefix)
+
+
+class Program(_Strict):
+    name: str
+    kind: Literal["household", "individual"]
+    means_tested: bool = False
+    group: str | None = None
+    income_standard: Decimal | None = None
+    survival_checks: bool = False
+
+
+class Thresholds(_Strict):
+    exempt_vehicle_types: list[str]
+    non_residential_uses: list[str]
+    age_out_years: int = Field(gt=0)
+    age_out_window_days: int = Field(ge=0)
+    elderly_bands: list[int]
+    elderly_window_days: int = Field(ge=0)
+    survival_check_days: int = Field(gt=0)
+    amount_tolerance: Decimal = Field(ge=0)
+
+
+class SlaDays(_Strict):
+    critical: int = Field(gt=0)
+    high: int = Field(gt=0)
+    medium: int = Field(gt=0)
+    low: int = Field(gt=0)
+
+    def for_severity(self, severity: Severity) -> int:
+        days: int = getattr(self, severity)
+        return days
+
+
+class Worker(_Strict):
+    partitions: int = Field(gt=0)
+    batch_size: int = Field(gt=0)
+    batch_within: float = Field(gt=0)
+
+
+class Policy(_Strict):
+    """Everything in config/welfare-watch.toml: the city, programs, thresholds, SLAs."""
+
+    city: City
+    programs: dict[str, Program]
+    thresholds: Thresholds
+    sla_days: SlaDays
+    worker: Worker
+
+
+class Environment(BaseSettings):
+    """Connection settings and overrides, read from WW_* environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="WW_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = "localhost:9092"
+    redis_url: str = "redis://localhost:6379/0"
+    as_of: dt.date | None = None
+    config: Path | None = None
+    data_dir: Path = REPO_ROOT / ".data"
+    secret_key: SecretStr | None = None
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from None
+
+
+def _first_error(exc: ValidationError, source: str) -> ConfigError:
+    error = exc.errors()[0]
+    key = ".".join(str(part) for part in error["loc"])
+    return ConfigError(f"bad configuration key {key!r} in {source}: {error['msg']}")
+
+
+def load_policy(override: Path | None = None) -> Policy:
+    raw = _read_toml(DEFAULT_CONFIG)
+    source = str(DEFAULT_CONFIG)
+    if override is not None:
+        raw = _merge(raw, _read_toml(override))
+        source = f"{override} (over {DEFAULT_CONFIG.name})"
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError as exc:
+        raise _first_error(exc, source) from None
+
+
+class Settings:
+    """The environment and the policy together; build once at start with `Settings.load()`."""
+
+    def __init__(self, env: Environment, policy: Policy) -> None:
+        self.env = env
+        self.policy = policy
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        try:
+            env = Environment(**overrides)
+        except ValidationError as exc:
+            raise _first_error(exc, "the environment (WW_*)") from None
+        return cls(env, load_policy(env.config))
+
+    def today(self) -> dt.date:
+        return self.env.as_of or dt.date.today()
+
+    @cached_property
+    def feeds(self) -> Any:
+        from connectors.feedspec import load_feeds
+
+        return load_feeds(self.env.config)
