@@ -1,0 +1,1 @@
+"""Alerts: the record, its identity, reconciliation with findings, storage and routing."""

@@ -1,0 +1,111 @@
+"""The alert record (alerts.md) and its history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from welfare_watch.models import Fact
+
+AlertStatus = Literal["open", "acknowledged", "resolved", "dismissed", "withdrawn"]
+Trigger = Literal["event", "enrollment", "payment", "scan"]
+Condition = Literal["holds", "ended", "outranked"]
+
+OPEN_STATUSES: frozenset[str] = frozenset({"open", "acknowledged"})
+
+
+def alert_id_for(key: tuple[str, ...]) -> str:
+    """Stable id derived from the alert key, so a retried write is the same alert."""
+    digest = hashlib.sha256("|".join(key).encode()).hexdigest()
+    return f"{key[0].lower()}-{digest[:16]}"
+
+
+class Evidence(BaseModel):
+    feed: str
+    record_id: str
+    fact: str
+    event_date: dt.date | None
+    received_at: dt.datetime
+    source: str = ""
+
+    @property
+    def identity(self) -> str:
+        return f"{self.feed}:{self.record_id}"
+
+    @classmethod
+    def of(cls, fact: Fact) -> Evidence:
+        return cls(
+            feed=fact.feed,
+            record_id=fact.record_id,
+            fact=describe(fact),
+            event_date=fact.event_date,
+            received_at=fact.received_at,
+            source=fact.source,
+        )
+
+
+def describe(fact: Fact) -> str:
+    """One line saying what a department record reports."""
+    a = fact.attrs
+    match fact.kind:
+        case "death":
+            bound = (
+                " (cremation: death on or before this date)" if a.get("date_is_upper_bound") else ""
+            )
+            return f"death reported by {fact.feed}{bound}"
+        case "move":
+            route = f"{a.get('from_region', '')} → {a.get('to_region', '')}"
+            return f"household registration {a.get('direction', '')}: {route}"
+        case "prison":
+            return f"prison {a.get('event', '')}: {a.get('prison', '')}"
+        case _:
+            return f"{fact.kind} record from {fact.feed}"
+
+
+class HistoryEntry(BaseModel):
+    at: dt.datetime
+    by: str  # "system" or the person who acted
+    action: str  # opened, updated, annotated, withdrawn, reopened, acknowledged, ...
+    why: str
+
+
+class Alert(BaseModel):
+    alert_id: str
+    key: list[str]
+    type: str
+    severity: str
+    person_id: str
+    person_name: str
+    name_mismatch: bool
+    program: str
+    household_id: str
+    district_code: str
+    community: str
+    queue: str
+    confidence: str
+    recommended_action: str
+    reason: str
+    amount_at_risk: Decimal
+    evidence: list[Evidence]
+    trigger: Trigger
+    event_time: dt.date | None
+    ingested_at: dt.datetime
+    detected_at: dt.datetime
+    updated_at: dt.datetime
+    due_by: dt.datetime
+    status: AlertStatus
+    condition: Condition = "holds"
+    resolution: str | None = None
+    version: int = 1
+    history: list[HistoryEntry] = Field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def evidence_ids(self) -> set[str]:
+        return {e.identity for e in self.evidence}

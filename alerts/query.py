@@ -1,0 +1,35 @@
+"""Reading alerts back from Redis for the command line (and later the inbox)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import redis
+
+from alerts.model import Alert
+from streams.store import decode_alerts
+from welfare_watch import names
+
+_SCAN_COUNT = 1000
+
+
+def iter_alerts(client: redis.Redis) -> Iterator[Alert]:
+    """Every stored alert, in no particular order, without loading them all at once."""
+    for _, raw in client.hscan_iter(names.ALERTS_BY_PERSON, count=_SCAN_COUNT):
+        yield from decode_alerts(raw).values()
+
+
+def all_alerts(client: redis.Redis) -> list[Alert]:
+    """Every stored alert, oldest detection first."""
+    return sorted(iter_alerts(client), key=lambda a: (a.detected_at, a.alert_id))
+
+
+def get_alert(client: redis.Redis, alert_id: str) -> Alert | None:
+    person_id = client.hget(names.ALERT_INDEX, alert_id)
+    if person_id is None:
+        return None
+    return decode_alerts(client.hget(names.ALERTS_BY_PERSON, person_id)).get(alert_id)
+
+
+def queue_ids(client: redis.Redis, queue: str) -> list[str]:
+    return [i.decode() for i in client.zrange(names.queue_key(queue), 0, -1)]

@@ -1,0 +1,180 @@
+"""Reconcile a person's findings with their existing alerts: open, update, annotate, withdraw.
+
+Pure: takes the clock as an argument and returns the alerts that changed (new versions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+
+from alerts.model import Alert, Evidence, HistoryEntry, Trigger, alert_id_for
+from alerts.routing import route
+from streams.rules.finding import Finding
+from welfare_watch.settings import SlaDays
+
+SYSTEM = "system"
+RESTORE_NOTE = "restore_benefit"
+
+
+def reconcile(
+    findings: Iterable[Finding],
+    existing: Mapping[str, Alert],
+    revoked: frozenset[str],
+    *,
+    now: dt.datetime,
+    trigger: Trigger,
+    sla: SlaDays,
+) -> list[Alert]:
+    """The alerts to write so that the stored alerts agree with the findings."""
+    current: dict[str, Finding] = {}
+    for finding in findings:
+        current.setdefault(alert_id_for(finding.key), finding)
+    changed: list[Alert] = []
+    for alert_id, finding in current.items():
+        alert = existing.get(alert_id)
+        if finding.suppressed_by is not None:
+            update = _outranked(alert, finding, now) if alert else None
+        elif alert is None:
+            update = _open(alert_id, finding, now, trigger, sla)
+        else:
+            update = _refresh(alert, finding, now, trigger, sla)
+        if update is not None:
+            changed.append(update)
+    for alert_id, alert in existing.items():
+        if alert_id not in current:
+            update = _condition_gone(alert, revoked, now)
+            if update is not None:
+                changed.append(update)
+    return changed
+
+
+def _evidence(finding: Finding) -> list[Evidence]:
+    return [Evidence.of(fact) for fact in finding.evidence]
+
+
+def _open(
+    alert_id: str, finding: Finding, now: dt.datetime, trigger: Trigger, sla: SlaDays
+) -> Alert:
+    enrollment = finding.enrollment
+    evidence = _evidence(finding)
+    return Alert(
+        alert_id=alert_id,
+        key=list(finding.key),
+        type=finding.type,
+        severity=finding.severity,
+        person_id=enrollment.person_id,
+        person_name=enrollment.name,
+        name_mismatch=finding.name_mismatch,
+        program=enrollment.program,
+        household_id=enrollment.household_id,
+        district_code=enrollment.district_code,
+        community=enrollment.community,
+        queue=route(enrollment, finding.to_supervisor),
+        confidence=finding.confidence,
+        recommended_action=finding.recommended_action,
+        reason=finding.reason,
+        amount_at_risk=finding.amount_at_risk,
+        evidence=evidence,
+        trigger=trigger,
+        event_time=finding.event_time,
+        ingested_at=max(e.received_at for e in evidence),
+        detected_at=now,
+        updated_at=now,
+        due_by=now + dt.timedelta(days=sla.for_severity(finding.severity)),
+        status="open",
+        history=[HistoryEntry(at=now, by=SYSTEM, action="opened", why=finding.reason)],
+    )
+
+
+def _changed(alert: Alert, now: dt.datetime, action: str, why: str, **fields: object) -> Alert:
+    entry = HistoryEntry(at=now, by=SYSTEM, action=action, why=why)
+    return alert.model_copy(
+        update={
+            **fields,
+            "version": alert.version + 1,
+            "updated_at": now,
+            "history": [*alert.history, entry],
+        }
+    )
+
+
+def _differences(alert: Alert, finding: Finding, evidence: list[Evidence]) -> list[str]:
+    before, after = alert.evidence_ids(), {e.identity for e in evidence}
+    notes = []
+    if added := sorted(after - before):
+        notes.append("new evidence: " + ", ".join(added))
+    if removed := sorted(before - after):
+        notes.append("evidence withdrawn: " + ", ".join(removed))
+    if finding.confidence != alert.confidence:
+        notes.append(f"confidence {alert.confidence} → {finding.confidence}")
+    if finding.amount_at_risk != alert.amount_at_risk:
+        notes.append(f"amount at risk {alert.amount_at_risk} → {finding.amount_at_risk}")
+    if finding.recommended_action != alert.recommended_action:
+        notes.append(f"recommended action → {finding.recommended_action}")
+    if alert.condition != "holds":
+        notes.append("the condition holds again")
+    return notes
+
+
+def _refresh(
+    alert: Alert, finding: Finding, now: dt.datetime, trigger: Trigger, sla: SlaDays
+) -> Alert | None:
+    evidence = _evidence(finding)
+    notes = _differences(alert, finding, evidence)
+    if not notes:
+        return None
+    if not alert.is_open and alert.status != "withdrawn":
+        # Closed by a person: attach new evidence and tell them, but leave the decision theirs.
+        added = [e for e in evidence if e.identity not in alert.evidence_ids()]
+        if not added:
+            return None
+        why = "new evidence after the alert was closed: " + ", ".join(e.identity for e in added)
+        return _changed(alert, now, "annotated", why, evidence=[*alert.evidence, *added])
+    fields: dict[str, object] = {
+        "evidence": evidence,
+        "confidence": finding.confidence,
+        "amount_at_risk": finding.amount_at_risk,
+        "recommended_action": finding.recommended_action,
+        "name_mismatch": finding.name_mismatch,
+        "event_time": finding.event_time,
+        "reason": finding.reason,
+        "ingested_at": max(e.received_at for e in evidence),
+        "trigger": trigger,
+        "condition": "holds",
+    }
+    action = "updated"
+    if alert.status == "withdrawn":
+        action = "reopened"
+        fields |= {
+            "status": "open",
+            "due_by": now + dt.timedelta(days=sla.for_severity(finding.severity)),
+        }
+    return _changed(alert, now, action, "; ".join(notes), **fields)
+
+
+def _outranked(alert: Alert, finding: Finding, now: dt.datetime) -> Alert | None:
+    if not alert.is_open or alert.condition == "outranked":
+        return None
+    why = f"the person's {finding.suppressed_by} outranks this warning; it stays open for review"
+    return _changed(alert, now, "annotated", why, condition="outranked")
+
+
+def _condition_gone(alert: Alert, revoked: frozenset[str], now: dt.datetime) -> Alert | None:
+    all_revoked = alert.evidence_ids() <= revoked
+    if alert.is_open:
+        if all_revoked:
+            why = "its evidence was revoked: " + ", ".join(sorted(alert.evidence_ids()))
+            return _changed(alert, now, "withdrawn", why, status="withdrawn")
+        if alert.condition == "holds":
+            why = (
+                "the condition no longer holds; the period before may still have been paid wrongly"
+            )
+            return _changed(alert, now, "annotated", why, condition="ended")
+        return None
+    confirmed = (alert.resolution or "").startswith("confirmed")
+    noted = any(h.action == RESTORE_NOTE for h in alert.history)
+    if alert.status == "resolved" and confirmed and all_revoked and not noted:
+        why = "the evidence this alert was confirmed on was revoked: restore the benefit"
+        return _changed(alert, now, RESTORE_NOTE, why)
+    return None

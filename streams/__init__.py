@@ -1,0 +1,1 @@
+"""The stream worker: joins department facts and roster changes against per-person state."""

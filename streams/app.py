@@ -1,0 +1,94 @@
+"""The Faust app and its one agent: batches of worker input through the BatchProcessor."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+
+from alerts.model import Alert
+from streams.batch import BatchProcessor, Message, Rejected
+from streams.store import PersonStore
+from welfare_watch import names
+from welfare_watch.metrics import Metrics
+from welfare_watch.settings import Settings
+
+log = logging.getLogger("welfare_watch.worker")
+
+_MAX_BACKOFF = 30.0
+
+
+class FaustPublisher:
+    """Publishes alert changes and rejections, and waits until Kafka has them."""
+
+    def __init__(self, alerts: Any, rejected: Any) -> None:
+        self._alerts = alerts
+        self._rejected = rejected
+
+    async def publish(self, alerts: Sequence[Alert], rejected: Sequence[Rejected]) -> None:
+        now = dt.datetime.now(dt.UTC)
+        pending = []
+        for alert in alerts:
+            # force=True sends now instead of attaching the message to the source offset.
+            pending.append(
+                await self._alerts.send(
+                    key=alert.alert_id.encode(), value=alert.model_dump_json().encode(), force=True
+                )
+            )
+        for item in rejected:
+            pending.append(await self._rejected.send(value=item.as_json(now), force=True))
+        await asyncio.gather(*pending)
+
+
+def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
+    worker = settings.policy.worker
+    app = faust.App(
+        names.WORKER_GROUP,
+        broker=f"kafka://{settings.env.kafka_bootstrap}",
+        store="memory://",
+        value_serializer="raw",
+        key_serializer="raw",
+        topic_partitions=worker.partitions,
+        topic_allow_declare=False,
+        broker_commit_interval=0.5,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_enabled=False,
+    )
+    inputs = app.topic(*names.WORKER_INPUTS, value_serializer="raw", key_serializer="raw")
+    publisher = FaustPublisher(app.topic(names.ALERTS), app.topic(names.REJECTED))
+    redis = aioredis.from_url(settings.env.redis_url)
+    processor = BatchProcessor(PersonStore(redis), publisher, settings, metrics or Metrics())
+
+    @app.agent(inputs, name="join")
+    async def join(stream: Any) -> None:
+        async for events in stream.take_events(worker.batch_size, within=worker.batch_within):
+            await _until_done(processor, [Message(e.message.topic, e.value) for e in events])
+
+    return app
+
+
+async def _until_done(processor: BatchProcessor, messages: list[Message]) -> None:
+    """Retry a batch until it is processed: raising would ack the batch and lose it."""
+    backoff = 0.5
+    while True:
+        try:
+            await processor.process(messages)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a broker or Redis restart, or a bug: retry, never skip
+            log.error(
+                "batch of %d failed (%s: %s); retrying in %.1fs",
+                len(messages),
+                type(exc).__name__,
+                exc,
+                backoff,
+            )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _MAX_BACKOFF)

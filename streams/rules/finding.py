@@ -1,0 +1,52 @@
+"""What a rule returns: one problem with one enrollment, with its evidence."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from welfare_watch.models import Enrollment, Fact
+from welfare_watch.settings import Policy, Severity
+
+Confidence = Literal["confirmed", "unverified"]
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a rule may know besides the person: the policy and the date."""
+
+    policy: Policy
+    today: dt.date
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule's verdict on one enrollment. `suppressed_by` names what outranks it."""
+
+    type: str
+    key: tuple[str, ...]
+    enrollment: Enrollment
+    severity: Severity
+    recommended_action: str
+    evidence: tuple[Fact, ...]
+    reason: str
+    confidence: Confidence = "confirmed"
+    event_time: dt.date | None = None
+    amount_at_risk: Decimal = ZERO
+    to_supervisor: bool = False
+    suppressed_by: str | None = None
+
+    @property
+    def name_mismatch(self) -> bool:
+        """A department spelled the name differently: the caseworker verifies identity."""
+        roster_name = "".join(self.enrollment.name.split())
+        return any(f.name and "".join(f.name.split()) != roster_name for f in self.evidence)
+
+
+def standard_key(type_: str, enrollment: Enrollment) -> tuple[str, ...]:
+    """The default alert key (rules.md): type, person, program."""
+    return (type_, enrollment.person_id, enrollment.program)

@@ -1,0 +1,75 @@
+"""Everything known about one person, and the pure views the rules read from it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from welfare_watch.models import Enrollment, Fact, FactKind, RosterChange
+
+
+@dataclass(frozen=True)
+class PersonState:
+    """One person's enrollments and every department fact about them."""
+
+    person_id: str
+    enrollments: tuple[Enrollment, ...] = ()
+    facts: Mapping[str, Fact] = field(default_factory=dict)  # identity -> fact
+
+    @property
+    def active_enrollments(self) -> tuple[Enrollment, ...]:
+        return tuple(e for e in self.enrollments if e.active)
+
+    @property
+    def revoked(self) -> frozenset[str]:
+        """Identities of records withdrawn by a later revocation."""
+        return frozenset(f.revoked_identity for f in self.facts.values() if f.revokes)
+
+    def standing(self, kind: FactKind) -> list[Fact]:
+        """Facts of one kind that are neither revocations nor revoked, oldest first."""
+        revoked = self.revoked
+        found = [
+            f
+            for f in self.facts.values()
+            if f.kind == kind and not f.revokes and f.identity not in revoked
+        ]
+        return sorted(found, key=_chronological)
+
+
+def _chronological(fact: Fact) -> tuple[dt.date, dt.datetime, str]:
+    return (fact.event_date or dt.date.min, fact.received_at, fact.identity)
+
+
+def with_fact(state: PersonState, fact: Fact) -> PersonState:
+    """The state with one more fact; the same record twice changes nothing."""
+    if fact.identity in state.facts:
+        return state
+    return replace(state, facts={**state.facts, fact.identity: fact})
+
+
+class UnknownEnrollment(ValueError):
+    """A suspend, resume or exit for an enrollment the roster does not hold."""
+
+
+_STATUS_BY_OP = {"suspend": "suspended", "resume": "active", "exit": "exited"}
+
+
+def with_roster_change(state: PersonState, change: RosterChange) -> PersonState:
+    """The state after one roster.changes message."""
+    others = tuple(e for e in state.enrollments if e.key != change.key)
+    current = next((e for e in state.enrollments if e.key == change.key), None)
+    if change.op in ("enroll", "update"):
+        enrollment = Enrollment.model_validate(change.model_dump(exclude={"op"}))
+        return replace(state, enrollments=(*others, enrollment))
+    if current is None:
+        raise UnknownEnrollment(
+            f"roster change '{change.op}' names an enrollment in {change.program} "
+            "that the roster does not hold"
+        )
+    updated = current.model_copy(update={"status": _STATUS_BY_OP[change.op]})
+    return replace(state, enrollments=(*others, updated))
+
+
+def with_enrollments(state: PersonState, enrollments: Iterable[Enrollment]) -> PersonState:
+    return replace(state, enrollments=tuple(enrollments))

@@ -1,0 +1,116 @@
+"""Per-person state and alerts in Redis: one round trip to load a batch, one to save it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from pydantic import TypeAdapter
+
+from alerts.model import Alert
+from streams.state import PersonState
+from welfare_watch import names
+from welfare_watch.models import Enrollment, Fact
+
+_ENROLLMENTS = TypeAdapter(list[Enrollment])
+_FACTS = TypeAdapter(dict[str, Fact])
+_ALERTS = TypeAdapter(dict[str, Alert])
+
+
+def encode_enrollments(enrollments: Iterable[Enrollment]) -> bytes:
+    return _ENROLLMENTS.dump_json(list(enrollments))
+
+
+def decode_alerts(raw: bytes | None) -> dict[str, Alert]:
+    return _ALERTS.validate_json(raw) if raw else {}
+
+
+def encode_alerts(alerts: Mapping[str, Alert]) -> bytes:
+    return _ALERTS.dump_json(dict(alerts))
+
+
+@dataclass
+class Loaded:
+    states: dict[str, PersonState]
+    alerts: dict[str, dict[str, Alert]]
+
+
+@dataclass
+class Changes:
+    """What one batch writes back."""
+
+    roster: dict[str, PersonState] = field(default_factory=dict)
+    facts: dict[str, PersonState] = field(default_factory=dict)
+    alerts: dict[str, list[Alert]] = field(default_factory=dict)  # person_id -> changed alerts
+
+    def __bool__(self) -> bool:
+        return bool(self.roster or self.facts or self.alerts)
+
+
+class PersonStore:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+
+    async def load(self, person_ids: Sequence[str]) -> Loaded:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hmget(names.ROSTER, list(person_ids))
+        pipe.hmget(names.FACTS_BY_PERSON, list(person_ids))
+        pipe.hmget(names.ALERTS_BY_PERSON, list(person_ids))
+        roster, facts, alerts = await pipe.execute()
+        states = {
+            pid: PersonState(
+                pid,
+                tuple(_ENROLLMENTS.validate_json(r)) if r else (),
+                _FACTS.validate_json(f) if f else {},
+            )
+            for pid, r, f in zip(person_ids, roster, facts, strict=True)
+        }
+        return Loaded(
+            states, {pid: decode_alerts(a) for pid, a in zip(person_ids, alerts, strict=True)}
+        )
+
+    async def save(self, changes: Changes, loaded: Loaded) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        if changes.roster:
+            present = {
+                p: encode_enrollments(s.enrollments)
+                for p, s in changes.roster.items()
+                if s.enrollments
+            }
+            if present:
+                pipe.hset(names.ROSTER, mapping=present)
+            if gone := [p for p, s in changes.roster.items() if not s.enrollments]:
+                pipe.hdel(names.ROSTER, *gone)
+        if changes.facts:
+            pipe.hset(
+                names.FACTS_BY_PERSON,
+                mapping={p: _FACTS.dump_json(dict(s.facts)) for p, s in changes.facts.items()},
+            )
+        if changes.alerts:
+            _write_alerts(pipe, changes.alerts, loaded.alerts)
+        await pipe.execute()
+
+
+def _write_alerts(
+    pipe: aioredis.client.Pipeline,
+    changed: Mapping[str, list[Alert]],
+    stored: Mapping[str, Mapping[str, Alert]],
+) -> None:
+    by_person = {}
+    for pid, alerts in changed.items():
+        merged = dict(stored.get(pid, {}))
+        for alert in alerts:
+            merged[alert.alert_id] = alert
+            pipe.zadd(names.ALERT_ORDER, {alert.alert_id: alert.detected_at.timestamp()}, nx=True)
+            if alert.is_open:
+                pipe.zadd(
+                    names.queue_key(alert.queue), {alert.alert_id: alert.detected_at.timestamp()}
+                )
+            else:
+                pipe.zrem(names.queue_key(alert.queue), alert.alert_id)
+        by_person[pid] = encode_alerts(merged)
+    pipe.hset(names.ALERTS_BY_PERSON, mapping=by_person)
+    pipe.hset(
+        names.ALERT_INDEX, mapping={a.alert_id: pid for pid, al in changed.items() for a in al}
+    )

@@ -1,0 +1,92 @@
+"""Small builders for test states: one person, their enrollments and department facts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from streams.rules import Context
+from streams.state import PersonState
+from welfare_watch.models import Enrollment, Fact, FactKind
+from welfare_watch.settings import load_policy
+
+PERSON = "210105195203140118"
+TODAY = dt.date(2026, 11, 28)
+RECEIVED = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
+POLICY = load_policy()
+CTX = Context(POLICY, TODAY)
+
+
+def enrollment(
+    program: str = "dibao_urban",
+    role: str = "head",
+    status: str = "active",
+    district: str = "210105",
+    **extra: Any,
+) -> Enrollment:
+    household = "HH-1" if POLICY.programs[program].kind == "household" else ""
+    fields: dict[str, Any] = {
+        "person_id": PERSON,
+        "name": "杨德福",
+        "program": program,
+        "household_id": household,
+        "role": role,
+        "district_code": district,
+        "community": "华山社区",
+        "caseworker_id": "cw-1",
+        "monthly_amount": Decimal("1560.00") if role != "member" else Decimal("0"),
+        "start_date": dt.date(2019, 3, 1),
+        "status": status,
+    }
+    return Enrollment(**(fields | extra))
+
+
+def fact(
+    kind: FactKind, feed: str, record_id: str, date: str, name: str = "杨德福", **attrs: str
+) -> Fact:
+    return Fact(
+        feed=feed,
+        kind=kind,
+        record_id=record_id,
+        person_id=PERSON,
+        name=name,
+        event_date=dt.date.fromisoformat(date),
+        attrs=attrs,
+        received_at=RECEIVED,
+        source="test",
+    )
+
+
+def psb_death(date: str = "2025-11-02", record_id: str = "GA1", status: str = "active") -> Fact:
+    return fact("death", "psb_deaths", record_id, date, status=status, authoritative="true")
+
+
+def health_death(date: str = "2025-11-02", record_id: str = "Y1") -> Fact:
+    return fact("death", "health_deaths", record_id, date)
+
+
+def cremation(date: str = "2025-11-05", record_id: str = "HH1") -> Fact:
+    return fact("death", "cremations", record_id, date, date_is_upper_bound="true")
+
+
+def prison(event: str, date: str, record_id: str) -> Fact:
+    return fact("prison", "prison", record_id, date, event=event, prison="辽宁省沈阳监狱")
+
+
+def move(to_region: str, date: str, record_id: str, from_region: str = "210105") -> Fact:
+    return fact(
+        "move",
+        "hukou_moves",
+        record_id,
+        date,
+        direction="out",
+        from_region=from_region,
+        to_region=to_region,
+    )
+
+
+def state(*items: Enrollment | Fact) -> PersonState:
+    enrollments = tuple(i for i in items if isinstance(i, Enrollment))
+    facts = {i.identity: i for i in items if isinstance(i, Fact)}
+    return PersonState(PERSON, enrollments, facts)

@@ -1,0 +1,135 @@
+"""Reconciliation: one alert per key, updated by new evidence, withdrawn only by revocation."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from alerts.model import Alert
+from alerts.reconcile import reconcile
+from streams.rules import evaluate
+from streams.state import PersonState
+from tests.factories import (
+    CTX,
+    POLICY,
+    cremation,
+    enrollment,
+    health_death,
+    move,
+    prison,
+    psb_death,
+    state,
+)
+
+T0 = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)
+
+
+def run(s: PersonState, existing: dict[str, Alert], minutes: int = 0) -> dict[str, Alert]:
+    """Reconcile and return the stored alerts afterwards."""
+    changed = reconcile(
+        evaluate(s, CTX),
+        existing,
+        s.revoked,
+        now=T0 + dt.timedelta(minutes=minutes),
+        trigger="event",
+        sla=POLICY.sla_days,
+    )
+    return {**existing, **{a.alert_id: a for a in changed}}
+
+
+def only(alerts: dict[str, Alert]) -> Alert:
+    (alert,) = alerts.values()
+    return alert
+
+
+def test_opens_with_due_by_from_severity_sla_and_routes_to_caseworker() -> None:
+    alert = only(run(state(enrollment(), psb_death()), {}))
+    assert alert.status == "open"
+    assert alert.queue == "cw-1"
+    assert alert.due_by - alert.detected_at == dt.timedelta(days=1)  # critical
+    assert [h.action for h in alert.history] == ["opened"]
+
+
+def test_no_caseworker_routes_to_the_district_supervisor() -> None:
+    alert = only(run(state(enrollment(caseworker_id=""), psb_death()), {}))
+    assert alert.queue == "supervisor-210105"
+
+
+def test_same_state_twice_changes_nothing() -> None:
+    s = state(enrollment(), psb_death())
+    first = run(s, {})
+    changed = reconcile(
+        evaluate(s, CTX), first, s.revoked, now=T0, trigger="event", sla=POLICY.sla_days
+    )
+    assert changed == []
+
+
+def test_second_and_third_source_update_one_alert() -> None:
+    alerts = run(state(enrollment(), health_death()), {})
+    assert only(alerts).confidence == "unverified"
+    alerts = run(state(enrollment(), health_death(), cremation()), alerts, 1)
+    alerts = run(state(enrollment(), health_death(), cremation(), psb_death()), alerts, 2)
+    alert = only(alerts)
+    assert alert.confidence == "confirmed"
+    assert alert.recommended_action == "suspend_payment"
+    assert len(alert.evidence) == 3
+    assert alert.version == 3
+    assert alert.detected_at == T0  # first detection stays
+
+
+def test_revocation_withdraws_and_a_new_death_reopens() -> None:
+    alerts = run(state(enrollment(), psb_death()), {})
+    alerts = run(state(enrollment(), psb_death(), psb_death(status="revoked")), alerts, 1)
+    assert only(alerts).status == "withdrawn"
+    assert only(alerts).history[-1].action == "withdrawn"
+    alerts = run(
+        state(
+            enrollment(), psb_death(), psb_death(status="revoked"), psb_death("2026-02-01", "GA2")
+        ),
+        alerts,
+        2,
+    )
+    assert only(alerts).status == "open"
+    assert only(alerts).history[-1].action == "reopened"
+
+
+def test_revocation_with_another_source_left_downgrades_instead_of_withdrawing() -> None:
+    alerts = run(state(enrollment(), psb_death(), health_death()), {})
+    alerts = run(
+        state(enrollment(), psb_death(), health_death(), psb_death(status="revoked")), alerts, 1
+    )
+    alert = only(alerts)
+    assert alert.status == "open"
+    assert alert.confidence == "unverified"
+    assert "evidence withdrawn" in alert.history[-1].why
+
+
+def test_resolved_as_confirmed_then_revoked_gets_a_restore_note() -> None:
+    alert = only(run(state(enrollment(), psb_death()), {}))
+    resolved = alert.model_copy(update={"status": "resolved", "resolution": "confirmed_suspended"})
+    alerts = run(
+        state(enrollment(), psb_death(), psb_death(status="revoked")), {alert.alert_id: resolved}, 1
+    )
+    assert only(alerts).status == "resolved"
+    assert "restore the benefit" in only(alerts).history[-1].why
+    again = run(state(enrollment(), psb_death(), psb_death(status="revoked")), alerts, 2)
+    assert again == alerts  # noted once
+
+
+def test_condition_ended_annotates_but_never_closes() -> None:
+    admitted = prison("admitted", "2026-01-10", "S1")
+    alerts = run(state(enrollment(), admitted), {})
+    alerts = run(state(enrollment(), admitted, prison("released", "2026-06-01", "S2")), alerts, 1)
+    alert = only(alerts)
+    assert alert.status == "open"
+    assert alert.condition == "ended"
+    assert alert.history[-1].action == "annotated"
+
+
+def test_death_outranks_an_open_move_alert_which_is_annotated_not_closed() -> None:
+    moved = move("211202", "2026-03-15", "M1")
+    alerts = run(state(enrollment(), moved), {})
+    (move_id,) = alerts
+    alerts = run(state(enrollment(), moved, psb_death()), alerts, 1)
+    assert alerts[move_id].status == "open"
+    assert alerts[move_id].condition == "outranked"
+    assert {a.type for a in alerts.values()} == {"HUKOU_MOVED_OUT", "DECEASED_BENEFICIARY"}

@@ -1,0 +1,122 @@
+"""Plain Kafka clients for commands and connectors: topics, producing, consumer lag, reset."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, NoBrokersAvailable, TopicAlreadyExistsError
+
+from welfare_watch import names
+from welfare_watch.errors import WelfareWatchError
+
+_TIMEOUT_MS = 10_000
+
+
+def _unreachable(bootstrap: str, exc: Exception) -> WelfareWatchError:
+    return WelfareWatchError(
+        f"cannot reach Kafka at {bootstrap} ({type(exc).__name__}); "
+        "start it with 'welfare-watch stack up' or set WW_KAFKA_BOOTSTRAP"
+    )
+
+
+@contextmanager
+def admin(bootstrap: str) -> Iterator[Any]:
+    try:
+        client = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            client_id="welfare-watch-admin",
+            request_timeout_ms=_TIMEOUT_MS,
+        )
+    except (NoBrokersAvailable, KafkaError) as exc:
+        raise _unreachable(bootstrap, exc) from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> None:
+    """Create the topics that do not exist yet (keyed topics share one partition count)."""
+    with admin(bootstrap) as client:
+        missing = set(topics) - set(client.list_topics())
+        if not missing:
+            return
+        new = [
+            NewTopic(name=t, num_partitions=partitions, replication_factor=1)
+            for t in sorted(missing)
+        ]
+        with suppress(TopicAlreadyExistsError):
+            client.create_topics(new, timeout_ms=_TIMEOUT_MS)
+
+
+def producer(bootstrap: str) -> Any:
+    try:
+        return KafkaProducer(
+            bootstrap_servers=bootstrap,
+            client_id="welfare-watch",
+            acks="all",
+            linger_ms=20,
+            batch_size=256 * 1024,
+            compression_type=None,
+            retries=10,
+        )
+    except (NoBrokersAvailable, KafkaError) as exc:
+        raise _unreachable(bootstrap, exc) from None
+
+
+def lag(bootstrap: str, group: str, topics: Iterable[str]) -> int:
+    """Messages in `topics` that consumer group `group` has not yet committed."""
+    with admin(bootstrap) as client:
+        existing = set(client.list_topics())
+        wanted = [t for t in topics if t in existing]
+        if not wanted:
+            return 0
+        committed = client.list_consumer_group_offsets(group)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=_TIMEOUT_MS)
+    try:
+        partitions = [
+            TopicPartition(t, p) for t in wanted for p in (consumer.partitions_for_topic(t) or ())
+        ]
+        ends = consumer.end_offsets(partitions)
+    finally:
+        consumer.close()
+    total = 0
+    for tp, end in ends.items():
+        meta = committed.get(tp)
+        done = meta.offset if meta is not None and meta.offset >= 0 else 0
+        total += max(0, end - done)
+    return total
+
+
+def owned_topics(all_topics: Iterable[str]) -> list[str]:
+    """Every topic this project created: contract topics, internal ones, Faust's own."""
+    fixed = {names.ROSTER_CHANGES, names.ALERTS, names.REJECTED, *names.WORKER_INPUTS}
+    return sorted(
+        t
+        for t in all_topics
+        if t in fixed
+        or t.startswith(f"{names.WORKER_GROUP}-")
+        or (t.startswith("dept.") and t.endswith(".raw"))
+    )
+
+
+def delete_everything(bootstrap: str, timeout: float = 60) -> list[str]:
+    """Delete every owned topic and the worker's consumer group; wait until they are gone."""
+    with admin(bootstrap) as client:
+        topics = owned_topics(client.list_topics())
+        if topics:
+            client.delete_topics(topics, timeout_ms=_TIMEOUT_MS)
+        groups = {g[0] for g in client.list_consumer_groups()}
+        if names.WORKER_GROUP in groups:
+            client.delete_consumer_groups([names.WORKER_GROUP])
+        deadline = time.monotonic() + timeout
+        while set(topics) & set(client.list_topics()):
+            if time.monotonic() > deadline:
+                raise WelfareWatchError("Kafka did not finish deleting the topics in time")
+            time.sleep(0.2)
+    return topics

@@ -1,0 +1,46 @@
+"""Prometheus metrics (prefix welfare_watch_, base units). Never a person in a label."""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+
+
+class Metrics:
+    """All metrics on one registry; tests pass a fresh CollectorRegistry."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.records_received = Counter(
+            "welfare_watch_records_received",
+            "Department records received, per feed",
+            ["feed"],
+            registry=registry,
+        )
+        self.records_rejected = Counter(
+            "welfare_watch_records_rejected",
+            "Department records rejected to dept.rejected, per feed",
+            ["feed"],
+            registry=registry,
+        )
+        self.alerts = Counter(
+            "welfare_watch_alerts",
+            "Alerts opened, per type and severity",
+            ["type", "severity"],
+            registry=registry,
+        )
+        self.alert_changes = Counter(
+            "welfare_watch_alert_changes",
+            "Changes to existing alerts, per kind of change",
+            ["action"],
+            registry=registry,
+        )
+        self.detection_latency = Histogram(
+            "welfare_watch_detection_latency_seconds",
+            "From a connector receiving the newest evidence to the alert being written",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
+            registry=registry,
+        )
+        self.batch_seconds = Histogram(
+            "welfare_watch_worker_batch_seconds",
+            "Time the worker spends on one batch of events",
+            registry=registry,
+        )
