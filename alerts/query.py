@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 import redis
 
@@ -25,11 +26,12 @@ def all_alerts(client: redis.Redis) -> list[Alert]:
 
 
 def get_alert(client: redis.Redis, alert_id: str) -> Alert | None:
-    person_id = client.hget(names.ALERT_INDEX, alert_id)
+    person_id = cast(bytes | None, client.hget(names.ALERT_INDEX, alert_id))
     if person_id is None:
         return None
-    return decode_alerts(client.hget(names.ALERTS_BY_PERSON, person_id)).get(alert_id)
+    raw = cast(bytes | None, client.hget(names.ALERTS_BY_PERSON, person_id))
+    return decode_alerts(raw).get(alert_id)
 
 
 def queue_ids(client: redis.Redis, queue: str) -> list[str]:
-    return [i.decode() for i in client.zrange(names.queue_key(queue), 0, -1)]
+    return [i.decode() for i in cast(list[bytes], client.zrange(names.queue_key(queue), 0, -1))]

@@ -58,7 +58,9 @@ def _decode(message: Message, settings: Settings) -> Decoded:
     if message.topic == names.FACTS:
         return Fact.model_validate_json(message.value)
     if message.topic == names.ROSTER_CHANGES:
-        return parse_roster_change(message.value, settings.policy.programs)
+        return parse_roster_change(
+            message.value, settings.policy.programs, settings.policy.city.districts
+        )
     person_id = json.loads(message.value)["person_id"]
     return Recheck(str(person_id))
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from pydantic import TypeAdapter
+from redis.typing import EncodableT, FieldT
 
 from alerts.model import Alert
 from streams.state import PersonState
@@ -73,7 +74,7 @@ class PersonStore:
     async def save(self, changes: Changes, loaded: Loaded) -> None:
         pipe = self._redis.pipeline(transaction=True)
         if changes.roster:
-            present = {
+            present: dict[FieldT, EncodableT] = {
                 p: encode_enrollments(s.enrollments)
                 for p, s in changes.roster.items()
                 if s.enrollments
@@ -83,10 +84,10 @@ class PersonStore:
             if gone := [p for p, s in changes.roster.items() if not s.enrollments]:
                 pipe.hdel(names.ROSTER, *gone)
         if changes.facts:
-            pipe.hset(
-                names.FACTS_BY_PERSON,
-                mapping={p: _FACTS.dump_json(dict(s.facts)) for p, s in changes.facts.items()},
-            )
+            facts: dict[FieldT, EncodableT] = {
+                p: _FACTS.dump_json(dict(s.facts)) for p, s in changes.facts.items()
+            }
+            pipe.hset(names.FACTS_BY_PERSON, mapping=facts)
         if changes.alerts:
             _write_alerts(pipe, changes.alerts, loaded.alerts)
         await pipe.execute()
@@ -97,7 +98,7 @@ def _write_alerts(
     changed: Mapping[str, list[Alert]],
     stored: Mapping[str, Mapping[str, Alert]],
 ) -> None:
-    by_person = {}
+    by_person: dict[FieldT, EncodableT] = {}
     for pid, alerts in changed.items():
         merged = dict(stored.get(pid, {}))
         for alert in alerts:

@@ -9,7 +9,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, NoBrokersAvailable, TopicAlreadyExistsError
+from kafka.errors import CoordinatorNotAvailableError, KafkaError, TopicAlreadyExistsError
 
 from welfare_watch import names
 from welfare_watch.errors import WelfareWatchError
@@ -31,8 +31,9 @@ def admin(bootstrap: str) -> Iterator[Any]:
             bootstrap_servers=bootstrap,
             client_id="welfare-watch-admin",
             request_timeout_ms=_TIMEOUT_MS,
+            bootstrap_timeout_ms=_TIMEOUT_MS,
         )
-    except (NoBrokersAvailable, KafkaError) as exc:
+    except KafkaError as exc:
         raise _unreachable(bootstrap, exc) from None
     try:
         yield client
@@ -65,7 +66,7 @@ def producer(bootstrap: str) -> Any:
             compression_type=None,
             retries=10,
         )
-    except (NoBrokersAvailable, KafkaError) as exc:
+    except KafkaError as exc:
         raise _unreachable(bootstrap, exc) from None
 
 
@@ -76,7 +77,10 @@ def lag(bootstrap: str, group: str, topics: Iterable[str]) -> int:
         wanted = [t for t in topics if t in existing]
         if not wanted:
             return 0
-        committed = client.list_consumer_group_offsets(group)
+        try:
+            committed = client.list_group_offsets(group).get(group, {})
+        except CoordinatorNotAvailableError:  # no group has committed anything yet
+            committed = {}
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=_TIMEOUT_MS)
     try:
         partitions = [
@@ -111,9 +115,9 @@ def delete_everything(bootstrap: str, timeout: float = 60) -> list[str]:
         topics = owned_topics(client.list_topics())
         if topics:
             client.delete_topics(topics, timeout_ms=_TIMEOUT_MS)
-        groups = {g[0] for g in client.list_consumer_groups()}
+        groups = {g["group_id"] for g in client.list_groups()}
         if names.WORKER_GROUP in groups:
-            client.delete_consumer_groups([names.WORKER_GROUP])
+            client.delete_groups([names.WORKER_GROUP])
         deadline = time.monotonic() + timeout
         while set(topics) & set(client.list_topics()):
             if time.monotonic() > deadline:

@@ -7,12 +7,15 @@ import tomllib
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from welfare_watch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from connectors.feedspec import FeedSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO_ROOT / "config"
@@ -134,6 +137,7 @@ def load_policy(override: Path | None = None) -> Policy:
     if override is not None:
         raw = _merge(raw, _read_toml(override))
         source = f"{override} (over {DEFAULT_CONFIG.name})"
+    raw.pop("feeds", None)  # feed formats are read by connectors.feedspec.load_feeds
     try:
         return Policy.model_validate(raw)
     except ValidationError as exc:
@@ -159,7 +163,7 @@ class Settings:
         return self.env.as_of or dt.date.today()
 
     @cached_property
-    def feeds(self) -> Any:
+    def feeds(self) -> dict[str, FeedSpec]:
         from connectors.feedspec import load_feeds
 
         return load_feeds(self.env.config)

@@ -8,6 +8,7 @@ import pytest
 
 from streams.rules import evaluate
 from tests.factories import CTX, cremation, enrollment, health_death, prison, psb_death, state
+from welfare_watch.models import Enrollment, Fact
 
 
 def kinds(findings: list) -> list[tuple[str, str, str]]:  # type: ignore[type-arg]
@@ -134,5 +135,8 @@ def test_incarcerated(records: list, fires: bool) -> None:  # type: ignore[type-
 
 
 def test_incarcerated_is_silent_without_an_active_enrollment() -> None:
-    items = [enrollment(status="exited"), prison("admitted", "2026-01-10", "S1")]
+    items: list[Enrollment | Fact] = [
+        enrollment(status="exited"),
+        prison("admitted", "2026-01-10", "S1"),
+    ]
     assert evaluate(state(*items), CTX) == []

@@ -1,0 +1,1 @@
+"""Connectors: department files and messages in, canonical facts and rejections out."""

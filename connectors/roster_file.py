@@ -1,0 +1,191 @@
+"""The roster (在保对象名册): snapshot files and roster.changes messages, checked row by row."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, BinaryIO, get_args
+
+from connectors.dates import parse_date
+from connectors.errors import BadRecord, BadValue
+from connectors.fields import cell, clean_name, decimal_text, parse_decimal, parse_region
+from connectors.ids import check_id
+from connectors.parse import Rejection
+from connectors.tables import Format, read_records
+from welfare_watch.models import Enrollment, EnrollmentStatus, Role, RosterChange, RosterOp
+from welfare_watch.settings import Program
+
+FEED = "roster"
+COLUMNS = (
+    "person_id",
+    "name",
+    "program",
+    "household_id",
+    "role",
+    "district_code",
+    "community",
+    "caseworker_id",
+    "monthly_amount",
+    "start_date",
+    "status",
+)
+# A snapshot must have these in its header; community and caseworker_id may be left out.
+REQUIRED_COLUMNS = tuple(c for c in COLUMNS if c not in ("community", "caseworker_id"))
+# suspend, resume and exit may carry only the identifying columns.
+_IDENTIFYING = ("person_id", "program", "household_id")
+_ROLES: tuple[str, ...] = get_args(Role)
+_STATUSES: tuple[str, ...] = get_args(EnrollmentStatus)
+_OPS: tuple[str, ...] = get_args(RosterOp)
+_STATUS_BY_OP = {"suspend": "suspended", "resume": "active", "exit": "exited"}
+
+
+def parse_roster(
+    data: Path | BinaryIO,
+    programs: Mapping[str, Program],
+    *,
+    districts: Collection[str] = (),
+    source: str = "",
+    fmt: Format | None = None,
+) -> Iterator[Enrollment | Rejection]:
+    """Every row of a roster snapshot (CSV or JSON lines) as an Enrollment or a Rejection.
+
+    `programs` is the configured program table; `districts`, when given, the district codes
+    a case may be managed in. Raises NotATable before yielding when the header is wrong.
+    """
+    source = source or (data.name if isinstance(data, Path) else "")
+    records = read_records(data, required=REQUIRED_COLUMNS, table=FEED, fmt=fmt, name=source)
+    for record in records:
+        reason = record.problem
+        if not reason:
+            try:
+                yield enrollment_from_row(record.row, programs, districts)
+                continue
+            except BadRecord as exc:
+                reason = exc.reason
+        yield Rejection(
+            feed=FEED, source=source, line=record.line, record=record.row, reason=reason
+        )
+
+
+def enrollment_from_row(
+    row: Mapping[str, object], programs: Mapping[str, Program], districts: Collection[str] = ()
+) -> Enrollment:
+    """One roster row as an Enrollment; BadRecord lists every problem, naming the column."""
+    return Enrollment(**_checked(row, programs, districts, COLUMNS))
+
+
+def parse_roster_change(
+    payload: bytes, programs: Mapping[str, Program], districts: Collection[str] = ()
+) -> RosterChange:
+    """One roster.changes message: the roster columns plus `op`."""
+    try:
+        message = json.loads(payload)
+    except ValueError:
+        raise BadRecord("the message is not valid JSON") from None
+    if not isinstance(message, dict):
+        raise BadRecord("the message is not a JSON object")
+    op = cell(message.get("op")) or ""
+    if op not in _OPS:
+        raise BadRecord(f"op {op!r} is not one of {', '.join(_OPS)}")
+    if op in _STATUS_BY_OP:
+        present = [c for c in COLUMNS if c in _IDENTIFYING or cell(message.get(c))]
+        fields = _checked(message, programs, districts, present)
+        fields["status"] = _STATUS_BY_OP[op]
+    else:
+        fields = _checked({"status": "active", **message}, programs, districts, COLUMNS)
+    return RosterChange(op=op, **fields)
+
+
+def _checked(
+    row: Mapping[str, object],
+    programs: Mapping[str, Program],
+    districts: Collection[str],
+    columns: Collection[str],
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for column in columns:
+        text = (cell(row.get(column)) or "").strip()
+        try:
+            values[column] = _READERS[column](text, column)
+        except BadValue as exc:
+            problems.append(exc.reason)
+    problems.extend(_consistency(values, programs, districts))
+    if problems:
+        raise BadRecord("; ".join(problems))
+    return values
+
+
+def _required(read: Callable[[str, str], Any]) -> Callable[[str, str], Any]:
+    def reader(text: str, column: str) -> Any:
+        if not text:
+            raise BadValue(f"{column} is empty")
+        return read(text, column)
+
+    return reader
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str, str], str]:
+    def reader(text: str, column: str) -> str:
+        if text not in choices:
+            raise BadValue(f"{column} {text!r} is not one of {', '.join(choices)}")
+        return text
+
+    return reader
+
+
+def _amount(text: str, column: str) -> Decimal:
+    return Decimal(decimal_text(parse_decimal(text or "0", column)))
+
+
+def _as_is(text: str, column: str) -> str:
+    return text
+
+
+_READERS: dict[str, Callable[[str, str], Any]] = {
+    "person_id": lambda text, column: check_id(text, label=column),
+    "name": _required(lambda text, column: clean_name(text)),
+    "program": _required(_as_is),
+    "household_id": _as_is,
+    "role": _required(_one_of(_ROLES)),
+    "district_code": _required(parse_region),
+    "community": _as_is,
+    "caseworker_id": _as_is,
+    "monthly_amount": _amount,
+    "start_date": _required(parse_date),
+    "status": _required(_one_of(_STATUSES)),
+}
+
+
+def _consistency(
+    values: Mapping[str, Any], programs: Mapping[str, Program], districts: Collection[str]
+) -> list[str]:
+    """What a row's columns say together: program kind, role, household, district, amount."""
+    problems: list[str] = []
+    code = values.get("program")
+    district = values.get("district_code")
+    if district and districts and district not in districts:
+        problems.append(f"district_code {district!r} is not a district of the configured city")
+    if not code:
+        return problems
+    program = programs.get(code)
+    if program is None:
+        return [*problems, f"program {code!r} is not one of {', '.join(programs)}"]
+    role = values.get("role")
+    household = values.get("household_id")
+    if program.kind == "household":
+        if household == "":
+            problems.append(f"household_id is empty, but {code} is a household program")
+        if role == "individual":
+            problems.append(f"role is individual, but {code} is a household program")
+    else:
+        if household:
+            problems.append(f"household_id must be empty for the individual program {code}")
+        if role in ("head", "member"):
+            problems.append(f"role is {role}, but {code} is an individual program")
+    amount = values.get("monthly_amount")
+    if role == "member" and amount:
+        problems.append("monthly_amount must be 0 for a member (the head's row holds it)")
+    return problems

@@ -1,0 +1,100 @@
+"""`roster load`: replace the roster atomically with a snapshot, then re-check everyone."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+import redis
+from redis.typing import EncodableT, FieldT
+
+from connectors.roster_file import parse_roster
+from streams.store import encode_enrollments
+from welfare_watch import kafka, names
+from welfare_watch.errors import WelfareWatchError
+from welfare_watch.models import Enrollment
+from welfare_watch.settings import Settings
+
+_CHUNK = 5000
+
+# Swap the staged snapshot in as one atomic step; an empty snapshot empties the roster.
+_SWAP = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[3]) end
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RENAME', KEYS[2], KEYS[1]) end
+return 1
+"""
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class RosterLoad:
+    accepted: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    people: int = 0
+    rechecked: int = 0
+
+
+def _group(rows: Iterable[object], result: RosterLoad) -> dict[str, list[Enrollment]]:
+    people: dict[str, list[Enrollment]] = defaultdict(list)
+    for row in rows:
+        if isinstance(row, Enrollment):
+            people[row.person_id].append(row)
+            result.accepted += 1
+        else:
+            result.rejected.append((row.line, row.reason))  # type: ignore[attr-defined]
+    return people
+
+
+def load_roster(
+    settings: Settings, path: Path, *, partial: bool = False, progress: Progress = lambda n: None
+) -> RosterLoad:
+    result = RosterLoad()
+    people = _group(
+        parse_roster(path, settings.policy.programs, districts=settings.policy.city.districts),
+        result,
+    )
+    if result.rejected and not partial:
+        raise WelfareWatchError(
+            f"roster load refused: {len(result.rejected)} of "
+            f"{result.accepted + len(result.rejected)} rows are bad (first: line "
+            f"{result.rejected[0][0]}: {result.rejected[0][1]}); nothing was replaced. "
+            "Fix them, or pass --partial to load only the good rows"
+        )
+    client = redis.Redis.from_url(settings.env.redis_url)
+    client.delete(names.ROSTER_STAGING)
+    items = list(people.items())
+    for start in range(0, len(items), _CHUNK):
+        chunk = items[start : start + _CHUNK]
+        mapping: dict[FieldT, EncodableT] = {p: encode_enrollments(e) for p, e in chunk}
+        client.hset(names.ROSTER_STAGING, mapping=mapping)
+        progress(sum(len(e) for _, e in chunk))
+    client.eval(_SWAP, 3, names.ROSTER, names.ROSTER_STAGING, names.ROSTER_OLD)
+    previous = {p.decode() for p in cast(list[bytes], client.hkeys(names.ROSTER_OLD))}
+    client.unlink(names.ROSTER_OLD)
+    result.people = len(people)
+    result.rechecked = request_recheck(settings, previous | people.keys())
+    return result
+
+
+def request_recheck(settings: Settings, person_ids: Iterable[str]) -> int:
+    """Ask the worker to re-evaluate these people against every stored fact."""
+    kafka.ensure_topics(
+        settings.env.kafka_bootstrap, names.WORKER_INPUTS, settings.policy.worker.partitions
+    )
+    producer = kafka.producer(settings.env.kafka_bootstrap)
+    count = 0
+    try:
+        for pid in sorted(person_ids):
+            producer.send(
+                names.RECHECK, key=pid.encode(), value=json.dumps({"person_id": pid}).encode()
+            )
+            count += 1
+        producer.flush()
+    finally:
+        producer.close()
+    return count

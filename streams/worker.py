@@ -1,0 +1,18 @@
+"""Start the stream worker: make sure its topics exist, then run the Faust app."""
+
+from __future__ import annotations
+
+import faust
+
+from streams.app import create_app
+from welfare_watch import kafka, names
+from welfare_watch.settings import Settings
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    bootstrap = settings.env.kafka_bootstrap
+    kafka.ensure_topics(bootstrap, names.WORKER_INPUTS, settings.policy.worker.partitions)
+    kafka.ensure_topics(bootstrap, [names.ALERTS], settings.policy.worker.partitions)
+    kafka.ensure_topics(bootstrap, [names.REJECTED], 1)
+    app = create_app(settings)
+    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

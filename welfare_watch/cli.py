@@ -1,0 +1,274 @@
+"""The `welfare-watch` command line: thin wrappers that print results and one-line errors."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import redis
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from welfare_watch import kafka, names
+from welfare_watch.errors import WelfareWatchError
+from welfare_watch.settings import Settings
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help=__doc__
+)
+stack_app = typer.Typer(
+    no_args_is_help=True, help="The embedded Kafka and Redis (local processes)."
+)
+roster_app = typer.Typer(no_args_is_help=True, help="The roster of people receiving assistance.")
+alerts_app = typer.Typer(no_args_is_help=True, help="Read and export alerts.")
+app.add_typer(stack_app, name="stack")
+app.add_typer(roster_app, name="roster")
+app.add_typer(alerts_app, name="alerts")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    return Settings.load()
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int], None]]:
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.completed:,} records"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=not err.is_terminal,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda n: bar.advance(task, n)
+
+
+# --- stack --------------------------------------------------------------------------
+
+
+@stack_app.command("install")
+def stack_install() -> None:
+    """Fetch the Kafka jars (Maven) and install redis-server (apt) if missing; start nothing."""
+    import stack
+
+    stack.install(_settings().env, log=err.print)
+
+
+@stack_app.command("up")
+def stack_up() -> None:
+    """Start Kafka (KRaft, single node) and Redis on loopback; wait until both answer."""
+    import stack
+
+    started = time.monotonic()
+    stack.up(_settings().env, log=err.print)
+    out.print(f"stack is up ({time.monotonic() - started:.1f}s)")
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop exactly what `stack up` started."""
+    import stack
+
+    stack.down(_settings().env, log=err.print)
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Report whether the embedded Kafka and Redis run."""
+    import stack
+
+    for service in stack.status(_settings().env):
+        state = "running" if service.running else "stopped"
+        pid = f" pid {service.pid}" if service.pid else ""
+        out.print(f"{service.name:6} {state:8} {service.address}{pid} {service.detail}".rstrip())
+
+
+# --- worker ---------------------------------------------------------------------------
+
+
+@app.command()
+def worker() -> None:
+    """Run the stream worker: join facts and roster changes against Redis, write alerts."""
+    from streams.worker import run_worker
+
+    run_worker(_settings())
+
+
+@app.command()
+def run() -> None:
+    """Run everything this release has in one process group (today: the worker)."""
+    from streams.worker import run_worker
+
+    run_worker(_settings())
+
+
+# --- data in -----------------------------------------------------------------------------
+
+
+@roster_app.command("load")
+def roster_load(
+    file: Annotated[Path, typer.Argument(help="roster snapshot, CSV or JSON lines")],
+    partial: Annotated[bool, typer.Option(help="load the good rows even if some are bad")] = False,
+) -> None:
+    """Replace the roster with a snapshot, atomically, then re-check everyone on it."""
+    from streams.roster import load_roster
+
+    if not file.is_file():
+        raise WelfareWatchError(f"no such file: {file}")
+    with _progress("roster") as advance:
+        result = load_roster(_settings(), file, partial=partial, progress=advance)
+    for line, reason in result.rejected[:20]:
+        err.print(f"  line {line}: {reason}")
+    out.print(
+        f"roster loaded: {result.accepted} enrollments of {result.people} people, "
+        f"{len(result.rejected)} rejected; {result.rechecked} people queued for re-check"
+    )
+
+
+@app.command()
+def ingest(
+    feed: Annotated[str, typer.Argument(help="feed name, e.g. psb_deaths")],
+    file: Annotated[Path, typer.Argument(help="the department's CSV or JSON-lines file")],
+) -> None:
+    """Send one department file through its connector; print accepted and rejected counts."""
+    from connectors.ingest import ingest_file
+
+    started = time.monotonic()
+    with _progress(feed) as advance:
+        result = ingest_file(_settings(), feed, file, progress=advance)
+    seconds = max(time.monotonic() - started, 1e-6)
+    out.print(
+        f"{feed}: received {result.received}, accepted {result.accepted}, "
+        f"rejected {result.rejected} ({result.received / seconds:,.0f} records/s)"
+    )
+
+
+@app.command()
+def wait(
+    timeout: Annotated[float, typer.Option(help="seconds before giving up")] = 120.0,
+) -> None:
+    """Return once everything sent so far has been processed (no consumer lag)."""
+    settings = _settings()
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = kafka.lag(settings.env.kafka_bootstrap, names.WORKER_GROUP, names.WORKER_INPUTS)
+        if remaining == 0:
+            out.print("caught up: no messages waiting")
+            return
+        if time.monotonic() > deadline:
+            err.print(
+                f"welfare-watch: timed out after {timeout:.0f}s with {remaining} messages waiting"
+            )
+            raise typer.Exit(1)
+        time.sleep(0.25)
+
+
+# --- alerts ---------------------------------------------------------------------------------
+
+
+def _redis(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(settings.env.redis_url)
+
+
+@alerts_app.command("list")
+def alerts_list(
+    status: Annotated[str | None, typer.Option(help="only this status")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="only this type")] = None,
+) -> None:
+    """Show alerts as a table (masked ID numbers)."""
+    from alerts.query import all_alerts
+    from connectors.ids import mask_id
+
+    table = Table(
+        "type", "severity", "person", "program", "queue", "confidence", "status", "evidence"
+    )
+    shown = 0
+    for a in all_alerts(_redis(_settings())):
+        if (status and a.status != status) or (type_ and a.type != type_):
+            continue
+        feeds = ",".join(sorted({e.feed for e in a.evidence}))
+        table.add_row(
+            a.type,
+            a.severity,
+            mask_id(a.person_id),
+            a.program,
+            a.queue,
+            a.confidence,
+            a.status,
+            feeds,
+        )
+        shown += 1
+    out.print(table)
+    out.print(f"{shown} alerts")
+
+
+@alerts_app.command("export")
+def alerts_export(
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="file to write (default stdout)")
+    ] = None,
+) -> None:
+    """Export every alert as JSON lines."""
+    from alerts.query import all_alerts
+
+    alerts = all_alerts(_redis(_settings()))
+    lines = (a.model_dump_json() + "\n" for a in alerts)
+    if out_file is None:
+        sys.stdout.writelines(lines)
+    else:
+        out_file.write_text("".join(lines), encoding="utf-8")
+        err.print(f"{len(alerts)} alerts written to {out_file}")
+
+
+# --- housekeeping -----------------------------------------------------------------------------
+
+
+@app.command()
+def reset(yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False) -> None:
+    """Delete every topic, consumer group and Redis key welfare-watch owns. Stop workers first."""
+    settings = _settings()
+    if not yes and not typer.confirm(
+        f"Delete all welfare-watch topics on {settings.env.kafka_bootstrap} and keys in "
+        f"{settings.env.redis_url}?"
+    ):
+        raise typer.Exit(1)
+    topics = kafka.delete_everything(settings.env.kafka_bootstrap)
+    client = _redis(settings)
+    keys = list(client.scan_iter(match=names.PREFIX + "*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.unlink(*keys[start : start + 1000])
+    out.print(f"reset: {len(topics)} topics and {len(keys)} Redis keys deleted")
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, redis.ConnectionError):
+        url = Settings.load().env.redis_url
+        hint = "start it with 'welfare-watch stack up' or set WW_REDIS_URL"
+        return f"cannot reach Redis at {url}; {hint}"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.strerror}: {exc.filename}"
+    return str(exc)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return app(args=argv, standalone_mode=True)
+    except (WelfareWatchError, redis.ConnectionError, OSError) as exc:
+        err.print(f"welfare-watch: {_one_line(exc)}", markup=False, highlight=False)
+        sys.exit(1)
