@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import faust
+from prometheus_client import start_http_server
 
 from streams.app import create_app
 from welfare_watch import kafka, names
@@ -14,5 +15,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     kafka.ensure_topics(bootstrap, names.WORKER_INPUTS, settings.policy.worker.partitions)
     kafka.ensure_topics(bootstrap, [names.ALERTS], settings.policy.worker.partitions)
     kafka.ensure_topics(bootstrap, [names.REJECTED], 1)
+    if settings.env.metrics_port:
+        start_http_server(settings.env.metrics_port, addr="0.0.0.0")
     app = create_app(settings)
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

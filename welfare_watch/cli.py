@@ -32,7 +32,7 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(roster_app, name="roster")
 app.add_typer(alerts_app, name="alerts")
 
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 T = TypeVar("T")
 

@@ -103,6 +103,7 @@ class Environment(BaseSettings):
     config: Path | None = None
     data_dir: Path = REPO_ROOT / ".data"
     secret_key: SecretStr | None = None
+    metrics_port: int = Field(default=0, ge=0, le=65535)  # worker's /metrics; 0 = off
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,43 @@
+# welfare-watch: `make demo` to see it work, `make test` to check it. Both begin with `make setup`.
+PYTHON ?= python3
+VENV := .venv
+WW := $(VENV)/bin/welfare-watch
+export WW_DATA_DIR ?= $(CURDIR)/.data
+
+.PHONY: setup demo test lint unit stop clean
+
+# Installs everything (virtual environment, Kafka jars, redis-server) and starts nothing.
+setup: $(VENV)/.installed
+	@$(WW) stack install
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy welfare_watch streams alerts connectors stack tests
+
+# The whole suite: unit tests, then integration tests on a real Kafka and Redis that the
+# tests start once (on their own ports) and stop at the end. No test ran = failure.
+test: setup lint
+	@$(VENV)/bin/pytest -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; exit $$rc
+
+unit: $(VENV)/.installed
+	$(VENV)/bin/pytest -q tests/unit
+
+# The embedded stack, the worker in the background, the sample city loaded, alerts printed.
+demo: setup
+	@bash scripts/demo.sh
+
+# Stops the demo's worker and the embedded stack.
+stop:
+	@if [ -f $(WW_DATA_DIR)/worker.pid ]; then kill $$(cat $(WW_DATA_DIR)/worker.pid) 2>/dev/null || true; rm -f $(WW_DATA_DIR)/worker.pid; fi
+	@$(WW) stack down
+
+clean: stop
+	rm -rf $(WW_DATA_DIR)
