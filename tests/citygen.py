@@ -29,13 +29,13 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     return path
 
 
+def tekun_row(pid: str) -> list[str]:
+    return [pid, "测试人", "tekun", "", "individual", "210105", "华山社区", "cw-210105-01",
+            "1200.00", "2020-01-01", "active"]  # fmt: skip
+
+
 def tekun_roster(path: Path, ids: list[str]) -> Path:
-    rows = [
-        [pid, "测试人", "tekun", "", "individual", "210105", "华山社区", "cw-210105-01",
-         "1200.00", "2020-01-01", "active"]
-        for pid in ids
-    ]  # fmt: skip
-    return write_csv(path, ROSTER_HEADER, rows)
+    return write_csv(path, ROSTER_HEADER, [tekun_row(pid) for pid in ids])
 
 
 def psb_deaths(path: Path, ids: list[str]) -> Path:

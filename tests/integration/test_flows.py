@@ -1,0 +1,87 @@
+"""Revocation, roster.changes and bad messages through the real Kafka and Redis."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from tests import citygen
+from tests.integration.conftest import Cli, Worker, stored_alerts
+from welfare_watch import names
+
+PSB_HEADER = ["公民身份号码", "姓名", "死亡日期", "注销日期", "业务流水号", "状态"]
+
+
+def test_revoked_death_withdraws_the_alert(ww: Cli, worker: Worker, tmp_path: Path) -> None:
+    pid = citygen.person_id(7)
+    worker.start()
+    ww("roster", "load", str(citygen.tekun_roster(tmp_path / "roster.csv", [pid])))
+    death = [pid, "测试人", "2026-10-01", "2026-10-05", "GA-1", "正常"]
+    ww("ingest", "psb_deaths", str(citygen.write_csv(tmp_path / "d.csv", PSB_HEADER, [death])))
+    ww("wait")
+    (alert,) = stored_alerts(ww.env)
+    assert (alert.type, alert.status) == ("DECEASED_BENEFICIARY", "open")
+
+    revoked = [pid, "测试人", "2026-10-01", "2026-10-05", "GA-1", "撤销"]
+    ww("ingest", "psb_deaths", str(citygen.write_csv(tmp_path / "r.csv", PSB_HEADER, [revoked])))
+    ww("wait")
+    (alert,) = stored_alerts(ww.env)
+    assert alert.status == "withdrawn"
+    assert alert.history[-1].action == "withdrawn"
+
+
+def _send_roster_change(ww: Cli, change: dict[str, str]) -> None:
+    producer = KafkaProducer(bootstrap_servers=ww.env["WW_KAFKA_BOOTSTRAP"])
+    producer.send(
+        names.ROSTER_CHANGES,
+        key=change["person_id"].encode(),
+        value=json.dumps(change, ensure_ascii=False).encode(),
+    )
+    producer.flush()
+    producer.close()
+
+
+def test_enrollment_after_a_death_finds_the_death_and_exit_annotates(
+    ww: Cli, worker: Worker, tmp_path: Path
+) -> None:
+    pid = citygen.person_id(8)
+    worker.start()
+    death = [pid, "测试人", "2026-10-01", "2026-10-05", "GA-2", "正常"]
+    ww("ingest", "psb_deaths", str(citygen.write_csv(tmp_path / "d.csv", PSB_HEADER, [death])))
+    ww("wait")
+    assert stored_alerts(ww.env) == []  # nobody enrolled yet
+
+    row = dict(zip(citygen.ROSTER_HEADER, citygen.tekun_row(pid), strict=True))
+    _send_roster_change(ww, {**row, "op": "enroll"})
+    ww("wait")
+    (alert,) = stored_alerts(ww.env)
+    assert (alert.type, alert.trigger, alert.status) == (
+        "DECEASED_BENEFICIARY",
+        "enrollment",
+        "open",
+    )
+
+    _send_roster_change(ww, {**row, "op": "exit"})
+    ww("wait")
+    (alert,) = stored_alerts(ww.env)
+    assert alert.status == "open"  # a person closes it, not the system
+    assert alert.condition == "ended"
+
+
+def test_an_unreadable_roster_change_goes_to_dept_rejected(ww: Cli, worker: Worker) -> None:
+    worker.start()
+    _send_roster_change(ww, {"op": "enroll", "person_id": "210105195203140119"})
+    ww("wait")
+    consumer = KafkaConsumer(
+        names.REJECTED,
+        bootstrap_servers=ww.env["WW_KAFKA_BOOTSTRAP"],
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+    )
+    rejected = [json.loads(m.value) for m in consumer]
+    consumer.close()
+    assert len(rejected) == 1
+    assert rejected[0]["feed"] == names.ROSTER_CHANGES
+    assert "check character" in rejected[0]["reason"]
