@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import faust
 from prometheus_client import start_http_server
 
@@ -11,6 +13,8 @@ from welfare_watch.settings import Settings
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    for chatty in ("kafka", "aiokafka"):  # connection chatter; failures still show
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     bootstrap = settings.env.kafka_bootstrap
     kafka.ensure_topics(bootstrap, names.WORKER_INPUTS, settings.policy.worker.partitions)
     kafka.ensure_topics(bootstrap, [names.ALERTS], settings.policy.worker.partitions)

@@ -265,10 +265,14 @@ def _one_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> Any:
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The client libraries log every failed connection attempt; a command reports the
+    # outcome itself, in one line.
+    for chatty in ("kafka", "aiokafka"):
+        logging.getLogger(chatty).setLevel(logging.CRITICAL)
     try:
         return app(args=argv, standalone_mode=True)
     except (WelfareWatchError, redis.ConnectionError, OSError) as exc:
-        err.print(f"welfare-watch: {_one_line(exc)}", markup=False, highlight=False)
+        print(f"welfare-watch: {_one_line(exc)}", file=sys.stderr)
         sys.exit(1)

@@ -126,9 +126,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from None
 
 
-def _first_error(exc: ValidationError, source: str) -> ConfigError:
+def _first_error(exc: ValidationError, source: str, env_prefix: str = "") -> ConfigError:
     error = exc.errors()[0]
     key = ".".join(str(part) for part in error["loc"])
+    if env_prefix:
+        key = env_prefix + key.upper()
     return ConfigError(f"bad configuration key {key!r} in {source}: {error['msg']}")
 
 
@@ -157,7 +159,7 @@ class Settings:
         try:
             env = Environment(**overrides)
         except ValidationError as exc:
-            raise _first_error(exc, "the environment (WW_*)") from None
+            raise _first_error(exc, "the environment", env_prefix="WW_") from None
         return cls(env, load_policy(env.config))
 
     def today(self) -> dt.date:
