@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from kafka import KafkaConsumer
 
 from alerts.expected import compare, read_expected
 from tests.integration.conftest import Cli, Worker, stored_alerts
+from welfare_watch import names
 
 SAMPLES = Path(__file__).parent.parent / "data" / "samples"
 FEEDS = ["psb_deaths", "health_deaths", "cremations", "hukou_moves", "prison"]
@@ -50,3 +53,17 @@ def test_samples_give_exactly_the_expected_alerts(ww: Cli, worker: Worker, order
     assert [(a.type, a.person_id) for a in result.unexpected] == []
     assert result.wrong == []
     assert sum(result.found.values()) == len(expected())
+    assert published_alert_ids(ww) == {a.alert_id for a in stored_alerts(ww.env)}
+
+
+def published_alert_ids(ww: Cli) -> set[str]:
+    """Every alert also went to the `alerts` topic, the record oversight subscribes to."""
+    consumer = KafkaConsumer(
+        names.ALERTS,
+        bootstrap_servers=ww.env["WW_KAFKA_BOOTSTRAP"],
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+    )
+    ids = {json.loads(m.value)["alert_id"] for m in consumer}
+    consumer.close()
+    return ids
