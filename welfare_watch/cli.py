@@ -33,7 +33,7 @@ app.add_typer(roster_app, name="roster")
 app.add_typer(alerts_app, name="alerts")
 
 out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 
