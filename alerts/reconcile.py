@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from alerts.model import Alert, Evidence, HistoryEntry, Trigger, alert_id_for
 from alerts.routing import route
 from streams.rules.finding import Finding
-from welfare_watch.settings import SlaDays
+from welfare_watch.settings import Policy
 
 SYSTEM = "system"
 RESTORE_NOTE = "restore_benefit"
@@ -24,7 +24,7 @@ def reconcile(
     *,
     now: dt.datetime,
     trigger: Trigger,
-    sla: SlaDays,
+    policy: Policy,
 ) -> list[Alert]:
     """The alerts to write so that the stored alerts agree with the findings."""
     current: dict[str, Finding] = {}
@@ -36,9 +36,9 @@ def reconcile(
         if finding.suppressed_by is not None:
             update = _outranked(alert, finding, now) if alert else None
         elif alert is None:
-            update = _open(alert_id, finding, now, trigger, sla)
+            update = _open(alert_id, finding, now, trigger, policy)
         else:
-            update = _refresh(alert, finding, now, trigger, sla)
+            update = _refresh(alert, finding, now, trigger, policy)
         if update is not None:
             changed.append(update)
     for alert_id, alert in existing.items():
@@ -53,24 +53,33 @@ def _evidence(finding: Finding) -> list[Evidence]:
     return [Evidence.of(fact) for fact in finding.evidence]
 
 
+def _ingested(evidence: list[Evidence], now: dt.datetime) -> dt.datetime:
+    """When the newest department record arrived; roster-only findings have none."""
+    return max((e.received_at for e in evidence), default=now)
+
+
+def _due(finding: Finding, now: dt.datetime, policy: Policy) -> dt.datetime:
+    return now + dt.timedelta(days=policy.sla_days.for_severity(finding.severity))
+
+
 def _open(
-    alert_id: str, finding: Finding, now: dt.datetime, trigger: Trigger, sla: SlaDays
+    alert_id: str, finding: Finding, now: dt.datetime, trigger: Trigger, policy: Policy
 ) -> Alert:
-    enrollment = finding.enrollment
+    subject = finding.subject
     evidence = _evidence(finding)
     return Alert(
         alert_id=alert_id,
         key=list(finding.key),
         type=finding.type,
         severity=finding.severity,
-        person_id=enrollment.person_id,
-        person_name=enrollment.name,
+        person_id=subject.person_id,
+        person_name=subject.name,
         name_mismatch=finding.name_mismatch,
-        program=enrollment.program,
-        household_id=enrollment.household_id,
-        district_code=enrollment.district_code,
-        community=enrollment.community,
-        queue=route(enrollment, finding.to_supervisor),
+        program=subject.program,
+        household_id=subject.household_id,
+        district_code=subject.district_code,
+        community=subject.community,
+        queue=route(subject, finding.to_supervisor, policy.routing),
         confidence=finding.confidence,
         recommended_action=finding.recommended_action,
         reason=finding.reason,
@@ -78,10 +87,10 @@ def _open(
         evidence=evidence,
         trigger=trigger,
         event_time=finding.event_time,
-        ingested_at=max(e.received_at for e in evidence),
+        ingested_at=_ingested(evidence, now),
         detected_at=now,
         updated_at=now,
-        due_by=now + dt.timedelta(days=sla.for_severity(finding.severity)),
+        due_by=_due(finding, now, policy),
         status="open",
         history=[HistoryEntry(at=now, by=SYSTEM, action="opened", why=finding.reason)],
     )
@@ -118,7 +127,7 @@ def _differences(alert: Alert, finding: Finding, evidence: list[Evidence]) -> li
 
 
 def _refresh(
-    alert: Alert, finding: Finding, now: dt.datetime, trigger: Trigger, sla: SlaDays
+    alert: Alert, finding: Finding, now: dt.datetime, trigger: Trigger, policy: Policy
 ) -> Alert | None:
     evidence = _evidence(finding)
     notes = _differences(alert, finding, evidence)
@@ -139,7 +148,7 @@ def _refresh(
         "name_mismatch": finding.name_mismatch,
         "event_time": finding.event_time,
         "reason": finding.reason,
-        "ingested_at": max(e.received_at for e in evidence),
+        "ingested_at": _ingested(evidence, alert.ingested_at),
         "trigger": trigger,
         "condition": "holds",
     }
@@ -148,7 +157,7 @@ def _refresh(
         action = "reopened"
         fields |= {
             "status": "open",
-            "due_by": now + dt.timedelta(days=sla.for_severity(finding.severity)),
+            "due_by": _due(finding, now, policy),
         }
     return _changed(alert, now, action, "; ".join(notes), **fields)
 

@@ -1,13 +1,17 @@
-"""Which queue an alert goes to: the enrollment's caseworker, or the district supervisor."""
+"""Which queue an alert goes to: the case's caseworker, or the district supervisor."""
 
 from __future__ import annotations
 
-from welfare_watch.models import Enrollment
+from streams.rules.finding import Subject
 from welfare_watch.names import supervisor_queue
+from welfare_watch.settings import Routing
 
 
-def route(enrollment: Enrollment, to_supervisor: bool) -> str:
-    """Never nowhere: a case without a caseworker goes to its district's supervisor."""
-    if to_supervisor or not enrollment.caseworker_id:
-        return supervisor_queue(enrollment.district_code)
-    return enrollment.caseworker_id
+def route(subject: Subject, to_supervisor: bool, routing: Routing) -> str:
+    """Never nowhere: no caseworker, or one the configuration does not know, means the
+    district supervisor."""
+    caseworker = subject.caseworker_id
+    known = routing.caseworkers
+    if to_supervisor or not caseworker or (known is not None and caseworker not in known):
+        return supervisor_queue(subject.district_code)
+    return caseworker

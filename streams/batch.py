@@ -110,7 +110,7 @@ class BatchProcessor:
                     state.revoked,
                     now=now,
                     trigger=trigger,
-                    sla=self._settings.policy.sla_days,
+                    policy=self._settings.policy,
                 )
                 if alerts:
                     changes.alerts[pid] = alerts

@@ -82,6 +82,16 @@ class Worker(_Strict):
     batch_within: float = Field(gt=0)
 
 
+class Routing(_Strict):
+    # The caseworker ids the bureau has; an alert for any other id goes to the district
+    # supervisor. Left out, every caseworker id on the roster is trusted.
+    caseworkers: frozenset[str] | None = None
+
+
+class Scan(_Strict):
+    daily_at: str = Field(default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # worker clock
+
+
 class Policy(_Strict):
     """Everything in config/welfare-watch.toml: the city, programs, thresholds, SLAs."""
 
@@ -90,6 +100,8 @@ class Policy(_Strict):
     thresholds: Thresholds
     sla_days: SlaDays
     worker: Worker
+    routing: Routing = Routing()
+    scan: Scan = Scan()
 
 
 class Environment(BaseSettings):

@@ -1,4 +1,4 @@
-"""What a rule returns: one problem with one enrollment, with its evidence."""
+"""What a rule returns: one problem with one case, with its evidence."""
 
 from __future__ import annotations
 
@@ -24,12 +24,37 @@ class Context:
 
 
 @dataclass(frozen=True)
+class Subject:
+    """Who and which case an alert is about: what routing and the inbox need."""
+
+    person_id: str
+    name: str
+    program: str
+    household_id: str
+    district_code: str
+    community: str
+    caseworker_id: str
+
+    @classmethod
+    def of(cls, enrollment: Enrollment) -> Subject:
+        return cls(
+            enrollment.person_id,
+            enrollment.name,
+            enrollment.program,
+            enrollment.household_id,
+            enrollment.district_code,
+            enrollment.community,
+            enrollment.caseworker_id,
+        )
+
+
+@dataclass(frozen=True)
 class Finding:
-    """A rule's verdict on one enrollment. `suppressed_by` names what outranks it."""
+    """A rule's verdict on one case. `suppressed_by` names what outranks it."""
 
     type: str
     key: tuple[str, ...]
-    enrollment: Enrollment
+    subject: Subject
     severity: Severity
     recommended_action: str
     evidence: tuple[Fact, ...]
@@ -43,7 +68,7 @@ class Finding:
     @property
     def name_mismatch(self) -> bool:
         """A department spelled the name differently: the caseworker verifies identity."""
-        roster_name = "".join(self.enrollment.name.split())
+        roster_name = "".join(self.subject.name.split())
         return any(f.name and "".join(f.name.split()) != roster_name for f in self.evidence)
 
 

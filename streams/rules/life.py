@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from streams.rules.finding import Context, Finding, standard_key
+from streams.rules.finding import Context, Finding, Subject, standard_key
 from streams.rules.views import death_of, imprisonment
 from streams.state import PersonState
 
@@ -26,7 +26,7 @@ def deceased(state: PersonState, ctx: Context) -> Iterator[Finding]:
             yield Finding(
                 type="DECEASED_HOUSEHOLD_MEMBER",
                 key=standard_key("DECEASED_HOUSEHOLD_MEMBER", enrollment),
-                enrollment=enrollment,
+                subject=Subject.of(enrollment),
                 severity="high",
                 recommended_action="recalculate_benefit",
                 evidence=death.records,
@@ -40,7 +40,7 @@ def deceased(state: PersonState, ctx: Context) -> Iterator[Finding]:
         yield Finding(
             type="DECEASED_BENEFICIARY",
             key=standard_key("DECEASED_BENEFICIARY", enrollment),
-            enrollment=enrollment,
+            subject=Subject.of(enrollment),
             severity="critical",
             recommended_action="suspend_payment" if confirmed else "verify_in_person",
             evidence=death.records,
@@ -61,7 +61,7 @@ def incarcerated(state: PersonState, ctx: Context) -> Iterator[Finding]:
         yield Finding(
             type="INCARCERATED_BENEFICIARY",
             key=standard_key("INCARCERATED_BENEFICIARY", enrollment),
-            enrollment=enrollment,
+            subject=Subject.of(enrollment),
             severity="critical",
             recommended_action="suspend_payment",
             evidence=(admission,),

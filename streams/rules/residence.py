@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from streams.rules.finding import Context, Finding, standard_key
+from streams.rules.finding import Context, Finding, Subject, standard_key
 from streams.rules.views import death_of, imprisonment, latest_move
 from streams.state import PersonState
 
@@ -42,7 +42,7 @@ def moved(state: PersonState, ctx: Context) -> Iterator[Finding]:
         yield Finding(
             type=type_,
             key=standard_key(type_, enrollment),
-            enrollment=enrollment,
+            subject=Subject.of(enrollment),
             severity=severity,  # type: ignore[arg-type]
             recommended_action=action,
             evidence=(move,),

@@ -31,7 +31,7 @@ def run(s: PersonState, existing: dict[str, Alert], minutes: int = 0) -> dict[st
         s.revoked,
         now=T0 + dt.timedelta(minutes=minutes),
         trigger="event",
-        sla=POLICY.sla_days,
+        policy=POLICY,
     )
     return {**existing, **{a.alert_id: a for a in changed}}
 
@@ -57,9 +57,7 @@ def test_no_caseworker_routes_to_the_district_supervisor() -> None:
 def test_same_state_twice_changes_nothing() -> None:
     s = state(enrollment(), psb_death())
     first = run(s, {})
-    changed = reconcile(
-        evaluate(s, CTX), first, s.revoked, now=T0, trigger="event", sla=POLICY.sla_days
-    )
+    changed = reconcile(evaluate(s, CTX), first, s.revoked, now=T0, trigger="event", policy=POLICY)
     assert changed == []
 
 
