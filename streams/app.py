@@ -65,6 +65,16 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     redis = aioredis.from_url(settings.env.redis_url)
     processor = BatchProcessor(PersonStore(redis), publisher, settings, metrics or Metrics())
 
+    hour, minute = settings.policy.scan.daily_at.split(":")
+
+    @app.crontab(f"{int(minute)} {int(hour)} * * *", on_leader=True)
+    async def daily_scan() -> None:
+        """The time-based rules, once a day, on one worker only (the group's leader)."""
+        from streams.scan import request_scan
+
+        queued = await asyncio.get_running_loop().run_in_executor(None, request_scan, settings)
+        log.info("daily scan: %d people queued", queued)
+
     @app.agent(inputs, name="join")
     async def join(stream: Any) -> None:
         async for events in stream.take_events(worker.batch_size, within=worker.batch_within):

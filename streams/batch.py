@@ -5,18 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from pydantic import ValidationError
 
+from alerts.escalation import overdue
 from alerts.model import Alert, Trigger
 from alerts.reconcile import reconcile
 from connectors.errors import BadRecord
 from connectors.roster_file import parse_roster_change
 from streams.rules import Context, evaluate
 from streams.state import PersonState, UnknownEnrollment, with_fact, with_roster_change
-from streams.store import Changes, PersonStore
+from streams.store import Changes, Loaded, PersonStore
 from welfare_watch import names
 from welfare_watch.metrics import Metrics
 from welfare_watch.models import Fact, RosterChange
@@ -31,7 +32,17 @@ class Message:
 
 @dataclass(frozen=True)
 class Recheck:
+    """Re-evaluate one person: after a roster load ("enrollment") or in the daily scan."""
+
     person_id: str
+    trigger: Trigger = "enrollment"
+    as_of: dt.date | None = None
+
+    def as_json(self) -> bytes:
+        body: dict[str, str] = {"person_id": self.person_id, "trigger": self.trigger}
+        if self.as_of is not None:
+            body["as_of"] = self.as_of.isoformat()
+        return json.dumps(body).encode()
 
 
 @dataclass(frozen=True)
@@ -54,21 +65,41 @@ class Publisher(Protocol):
     async def publish(self, alerts: Sequence[Alert], rejected: Sequence[Rejected]) -> None: ...
 
 
+def _recheck(value: bytes) -> Recheck:
+    body = json.loads(value)
+    trigger = body.get("trigger", "enrollment")
+    if trigger not in ("enrollment", "scan"):
+        raise ValueError(f"unknown recheck trigger {trigger!r}")
+    as_of = dt.date.fromisoformat(body["as_of"]) if body.get("as_of") else None
+    return Recheck(str(body["person_id"]), trigger, as_of)
+
+
 def _decode(message: Message, settings: Settings) -> Decoded:
     if message.topic == names.FACTS:
         return Fact.model_validate_json(message.value)
     if message.topic == names.ROSTER_CHANGES:
-        return parse_roster_change(
-            message.value, settings.policy.programs, settings.policy.city.districts
-        )
-    person_id = json.loads(message.value)["person_id"]
-    return Recheck(str(person_id))
+        policy = settings.policy
+        return parse_roster_change(message.value, policy.programs, policy.city.districts)
+    return _recheck(message.value)
 
 
 def _trigger(item: Decoded) -> Trigger:
     if isinstance(item, Fact):
         return "payment" if item.kind == "payment" else "event"
+    if isinstance(item, Recheck):
+        return item.trigger
     return "enrollment"
+
+
+_MAX_HOUSEHOLD_HOPS = 4  # person -> households -> members -> their households ...
+
+
+@dataclass
+class _Work:
+    """Who to re-evaluate in this batch, why, and as of which date."""
+
+    triggers: dict[str, Trigger]
+    as_of: dict[str, dt.date]
 
 
 class BatchProcessor:
@@ -95,33 +126,18 @@ class BatchProcessor:
                 decoded.append(_decode(message, self._settings))
             except (ValidationError, BadRecord, ValueError, KeyError, TypeError) as exc:
                 rejected.append(Rejected(message.topic, _text(message.value), _reason(exc)))
-        person_ids = list(dict.fromkeys(item.person_id for item in decoded))
-        loaded = await self._store.load(person_ids) if person_ids else None
+        loaded = await self._store.load(list(dict.fromkeys(i.person_id for i in decoded)))
         changes = Changes()
-        changed_alerts: list[Alert] = []
-        if loaded is not None:
-            triggers = self._apply(decoded, loaded.states, changes, rejected)
-            ctx = Context(self._settings.policy, self._settings.today())
-            for pid, trigger in triggers.items():
-                state = loaded.states[pid]
-                alerts = reconcile(
-                    evaluate(state, ctx),
-                    loaded.alerts.get(pid, {}),
-                    state.revoked,
-                    now=now,
-                    trigger=trigger,
-                    policy=self._settings.policy,
-                )
-                if alerts:
-                    changes.alerts[pid] = alerts
-                    changed_alerts.extend(alerts)
+        work = self._apply(decoded, loaded.states, changes, rejected)
+        await self._add_households(work, loaded, changes)
+        changed_alerts = self._evaluate(work, loaded, changes, now)
         # Publish before saving: a crash in between replays the batch and publishes the
         # same alert versions again (consumers dedupe by alert_id and version), never loses one.
         if changed_alerts or rejected:
             await self._publisher.publish(changed_alerts, rejected)
-        if changes and loaded is not None:
+        if changes:
             await self._store.save(changes, loaded)
-        self._count(changed_alerts, rejected, now)
+        self._count(changed_alerts, rejected)
         return changed_alerts
 
     def _apply(
@@ -130,8 +146,8 @@ class BatchProcessor:
         states: dict[str, PersonState],
         changes: Changes,
         rejected: list[Rejected],
-    ) -> dict[str, Trigger]:
-        triggers: dict[str, Trigger] = {}
+    ) -> _Work:
+        work = _Work({}, {})
         for item in decoded:
             pid = item.person_id
             state = states[pid]
@@ -148,15 +164,76 @@ class BatchProcessor:
                     )
                     continue
                 changes.roster[pid] = states[pid]
-            triggers[pid] = _trigger(item)
+            elif item.as_of is not None:
+                work.as_of[pid] = item.as_of
+            work.triggers[pid] = _trigger(item)
         # Facts saved after roster changes in one batch keep the latest state of both.
         for pid in changes.facts.keys() & changes.roster.keys():
             changes.facts[pid] = changes.roster[pid] = states[pid]
-        return triggers
+        return work
 
-    def _count(
-        self, alerts: Sequence[Alert], rejected: Sequence[Rejected], now: dt.datetime
+    async def _add_households(self, work: _Work, loaded: Loaded, changes: Changes) -> None:
+        """A change to anyone in a household re-evaluates everyone in it (rule 13), and everyone
+        evaluated sees all the households they belong to."""
+        members: dict[str, set[str]] = {}
+        cause: dict[str, str] = {}  # household -> the person whose change brought it in
+        people = list(work.triggers)
+        for _ in range(_MAX_HOUSEHOLD_HOPS):
+            wanted = {
+                e.household_id: pid
+                for pid in people
+                for e in loaded.states[pid].enrollments
+                if e.household_id and e.household_id not in members
+            }
+            if not wanted:
+                break
+            members.update(await self._store.households(sorted(wanted)))
+            for household, pid in wanted.items():
+                cause.setdefault(household, pid)
+            self._join_households(people, loaded, members, changes)
+            people = sorted(set().union(*members.values()) - loaded.states.keys())
+            loaded.add(await self._store.load(people))
+        for household, pids in members.items():
+            for pid in pids:
+                work.triggers.setdefault(pid, work.triggers.get(cause[household], "event"))
+                if cause[household] in work.as_of:
+                    work.as_of.setdefault(pid, work.as_of[cause[household]])
+                others = tuple(loaded.states[m] for m in sorted(pids) if m != pid)
+                state = loaded.states[pid]
+                loaded.states[pid] = replace(
+                    state, co_members={**state.co_members, household: others}
+                )
+
+    @staticmethod
+    def _join_households(
+        people: list[str], loaded: Loaded, members: dict[str, set[str]], changes: Changes
     ) -> None:
+        """Record new memberships that roster changes brought (the index only grows)."""
+        for pid in people:
+            for e in loaded.states[pid].enrollments:
+                if e.household_id and pid not in members[e.household_id]:
+                    members[e.household_id].add(pid)
+                    changes.households[e.household_id] = members[e.household_id]
+
+    def _evaluate(
+        self, work: _Work, loaded: Loaded, changes: Changes, now: dt.datetime
+    ) -> list[Alert]:
+        policy = self._settings.policy
+        changed_alerts: list[Alert] = []
+        for pid, trigger in work.triggers.items():
+            state = loaded.states[pid]
+            ctx = Context(policy, work.as_of.get(pid) or self._settings.today())
+            existing = loaded.alerts.get(pid, {})
+            findings = [*evaluate(state, ctx), *overdue(existing.values(), ctx.today)]
+            alerts = reconcile(
+                findings, existing, state.revoked, now=now, trigger=trigger, policy=policy
+            )
+            if alerts:
+                changes.alerts[pid] = alerts
+                changed_alerts.extend(alerts)
+        return changed_alerts
+
+    def _count(self, alerts: Sequence[Alert], rejected: Sequence[Rejected]) -> None:
         for alert in alerts:
             if alert.version == 1:
                 self._metrics.alerts.labels(alert.type, alert.severity).inc()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -12,8 +12,10 @@ from typing import cast
 import redis
 from redis.typing import EncodableT, FieldT
 
+from alerts.model import Trigger
 from connectors.roster_file import parse_roster
-from streams.store import encode_enrollments
+from streams.batch import Recheck
+from streams.store import encode_enrollments, encode_members
 from welfare_watch import kafka, names
 from welfare_watch.errors import WelfareWatchError
 from welfare_watch.models import Enrollment
@@ -21,12 +23,20 @@ from welfare_watch.settings import Settings
 
 _CHUNK = 5000
 
-# Swap the staged snapshot in as one atomic step; an empty snapshot empties the roster.
+# Swap staged snapshots in as one atomic step (KEYS: live, staging, old; repeated per hash);
+# an empty snapshot empties the live hash.
 _SWAP = """
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[3]) end
-if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RENAME', KEYS[2], KEYS[1]) end
+for i = 1, #KEYS, 3 do
+  redis.call('DEL', KEYS[i + 2])
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('RENAME', KEYS[i], KEYS[i + 2]) end
+  if redis.call('EXISTS', KEYS[i + 1]) == 1 then redis.call('RENAME', KEYS[i + 1], KEYS[i]) end
+end
 return 1
 """
+_SWAPPED = (
+    (names.ROSTER, names.ROSTER_STAGING, names.ROSTER_OLD),
+    (names.HOUSEHOLDS, names.HOUSEHOLDS_STAGING, names.HOUSEHOLDS_OLD),
+)
 
 Progress = Callable[[int], None]
 
@@ -66,22 +76,40 @@ def load_roster(
             "Fix them, or pass --partial to load only the good rows"
         )
     client = redis.Redis.from_url(settings.env.redis_url)
-    client.delete(names.ROSTER_STAGING)
+    client.delete(names.ROSTER_STAGING, names.HOUSEHOLDS_STAGING)
     items = list(people.items())
     for start in range(0, len(items), _CHUNK):
         chunk = items[start : start + _CHUNK]
         mapping: dict[FieldT, EncodableT] = {p: encode_enrollments(e) for p, e in chunk}
         client.hset(names.ROSTER_STAGING, mapping=mapping)
         progress(sum(len(e) for _, e in chunk))
-    client.eval(_SWAP, 3, names.ROSTER, names.ROSTER_STAGING, names.ROSTER_OLD)
+    households = _households(people)
+    for start in range(0, len(households), _CHUNK):
+        chunk_h = households[start : start + _CHUNK]
+        client.hset(names.HOUSEHOLDS_STAGING, mapping={h: encode_members(m) for h, m in chunk_h})
+    keys = [key for triple in _SWAPPED for key in triple]
+    client.eval(_SWAP, len(keys), *keys)
     previous = {p.decode() for p in cast(list[bytes], client.hkeys(names.ROSTER_OLD))}
-    client.unlink(names.ROSTER_OLD)
+    client.unlink(names.ROSTER_OLD, names.HOUSEHOLDS_OLD)
     result.people = len(people)
     result.rechecked = request_recheck(settings, previous | people.keys())
     return result
 
 
-def request_recheck(settings: Settings, person_ids: Iterable[str]) -> int:
+def _households(people: dict[str, list[Enrollment]]) -> list[tuple[str, list[str]]]:
+    members: dict[str, list[str]] = defaultdict(list)
+    for pid, enrollments in people.items():
+        for household in {e.household_id for e in enrollments if e.household_id}:
+            members[household].append(pid)
+    return list(members.items())
+
+
+def request_recheck(
+    settings: Settings,
+    person_ids: Iterable[str],
+    trigger: Trigger = "enrollment",
+    as_of: dt.date | None = None,
+) -> int:
     """Ask the worker to re-evaluate these people against every stored fact."""
     kafka.ensure_topics(
         settings.env.kafka_bootstrap, names.WORKER_INPUTS, settings.policy.worker.partitions
@@ -90,9 +118,8 @@ def request_recheck(settings: Settings, person_ids: Iterable[str]) -> int:
     count = 0
     try:
         for pid in sorted(person_ids):
-            producer.send(
-                names.RECHECK, key=pid.encode(), value=json.dumps({"person_id": pid}).encode()
-            )
+            message = Recheck(pid, trigger, as_of).as_json()
+            producer.send(names.RECHECK, key=pid.encode(), value=message)
             count += 1
         producer.flush()
     finally:

@@ -16,6 +16,8 @@ class PersonState:
     person_id: str
     enrollments: tuple[Enrollment, ...] = ()
     facts: Mapping[str, Fact] = field(default_factory=dict)  # identity -> fact
+    # The other people in this person's households, by household id (rule 13 needs them).
+    co_members: Mapping[str, tuple[PersonState, ...]] = field(default_factory=dict)
 
     @property
     def active_enrollments(self) -> tuple[Enrollment, ...]:
@@ -45,7 +47,21 @@ def with_fact(state: PersonState, fact: Fact) -> PersonState:
     """The state with one more fact; the same record twice changes nothing."""
     if fact.identity in state.facts:
         return state
+    if fact.kind == "payment":
+        fact = judge_payment(state, fact)
     return replace(state, facts={**state.facts, fact.identity: fact})
+
+
+def judge_payment(state: PersonState, payment: Fact) -> Fact:
+    """Record, with the payment, the roster as it stands when the payment arrives: rules 18
+    and 19 judge a payment by that, not by later roster changes."""
+    program = payment.attrs.get("program", "")
+    active = [e for e in state.active_enrollments if e.program == program]
+    verdict = {"enrolled": "active" if active else "inactive"}
+    payee = next((e for e in active if e.role != "member"), None)
+    if payee is not None:
+        verdict["expected_amount"] = f"{payee.monthly_amount:.2f}"
+    return payment.model_copy(update={"attrs": {**payment.attrs, **verdict}})
 
 
 class UnknownEnrollment(ValueError):

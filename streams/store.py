@@ -1,7 +1,8 @@
-"""Per-person state and alerts in Redis: one round trip to load a batch, one to save it."""
+"""Per-person state and alerts in Redis: a batch is loaded and saved in a few round trips."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -31,10 +32,18 @@ def encode_alerts(alerts: Mapping[str, Alert]) -> bytes:
     return _ALERTS.dump_json(dict(alerts))
 
 
+def encode_members(person_ids: Iterable[str]) -> str:
+    return json.dumps(sorted(person_ids))
+
+
 @dataclass
 class Loaded:
-    states: dict[str, PersonState]
-    alerts: dict[str, dict[str, Alert]]
+    states: dict[str, PersonState] = field(default_factory=dict)
+    alerts: dict[str, dict[str, Alert]] = field(default_factory=dict)
+
+    def add(self, other: Loaded) -> None:
+        self.states.update(other.states)
+        self.alerts.update(other.alerts)
 
 
 @dataclass
@@ -43,10 +52,11 @@ class Changes:
 
     roster: dict[str, PersonState] = field(default_factory=dict)
     facts: dict[str, PersonState] = field(default_factory=dict)
+    households: dict[str, set[str]] = field(default_factory=dict)
     alerts: dict[str, list[Alert]] = field(default_factory=dict)  # person_id -> changed alerts
 
     def __bool__(self) -> bool:
-        return bool(self.roster or self.facts or self.alerts)
+        return bool(self.roster or self.facts or self.households or self.alerts)
 
 
 class PersonStore:
@@ -54,10 +64,13 @@ class PersonStore:
         self._redis = redis
 
     async def load(self, person_ids: Sequence[str]) -> Loaded:
+        if not person_ids:
+            return Loaded()
+        ids = list(person_ids)
         pipe = self._redis.pipeline(transaction=False)
-        pipe.hmget(names.ROSTER, list(person_ids))
-        pipe.hmget(names.FACTS_BY_PERSON, list(person_ids))
-        pipe.hmget(names.ALERTS_BY_PERSON, list(person_ids))
+        pipe.hmget(names.ROSTER, ids)
+        pipe.hmget(names.FACTS_BY_PERSON, ids)
+        pipe.hmget(names.ALERTS_BY_PERSON, ids)
         roster, facts, alerts = await pipe.execute()
         states = {
             pid: PersonState(
@@ -65,11 +78,17 @@ class PersonStore:
                 tuple(_ENROLLMENTS.validate_json(r)) if r else (),
                 _FACTS.validate_json(f) if f else {},
             )
-            for pid, r, f in zip(person_ids, roster, facts, strict=True)
+            for pid, r, f in zip(ids, roster, facts, strict=True)
         }
-        return Loaded(
-            states, {pid: decode_alerts(a) for pid, a in zip(person_ids, alerts, strict=True)}
-        )
+        return Loaded(states, {pid: decode_alerts(a) for pid, a in zip(ids, alerts, strict=True)})
+
+    async def households(self, household_ids: Sequence[str]) -> dict[str, set[str]]:
+        if not household_ids:
+            return {}
+        raw = await self._redis.hmget(names.HOUSEHOLDS, list(household_ids))
+        return {
+            h: set(json.loads(r)) if r else set() for h, r in zip(household_ids, raw, strict=True)
+        }
 
     async def save(self, changes: Changes, loaded: Loaded) -> None:
         pipe = self._redis.pipeline(transaction=True)
@@ -88,6 +107,11 @@ class PersonStore:
                 p: _FACTS.dump_json(dict(s.facts)) for p, s in changes.facts.items()
             }
             pipe.hset(names.FACTS_BY_PERSON, mapping=facts)
+        if changes.households:
+            households: dict[FieldT, EncodableT] = {
+                h: encode_members(m) for h, m in changes.households.items()
+            }
+            pipe.hset(names.HOUSEHOLDS, mapping=households)
         if changes.alerts:
             _write_alerts(pipe, changes.alerts, loaded.alerts)
         await pipe.execute()
@@ -112,6 +136,5 @@ def _write_alerts(
                 pipe.zrem(names.queue_key(alert.queue), alert.alert_id)
         by_person[pid] = encode_alerts(merged)
     pipe.hset(names.ALERTS_BY_PERSON, mapping=by_person)
-    pipe.hset(
-        names.ALERT_INDEX, mapping={a.alert_id: pid for pid, al in changed.items() for a in al}
-    )
+    index: dict[FieldT, EncodableT] = {a.alert_id: pid for pid, al in changed.items() for a in al}
+    pipe.hset(names.ALERT_INDEX, mapping=index)

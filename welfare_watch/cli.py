@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 import time
@@ -174,6 +175,71 @@ def wait(
             )
             raise typer.Exit(1)
         time.sleep(0.25)
+
+
+@app.command()
+def scan(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="YYYY-MM-DD (default: today)")
+    ] = None,
+) -> None:
+    """Run the time-based rules (15, 16, 17, 20) for everyone now; the worker does it daily."""
+    from streams.scan import request_scan
+
+    date = _date(as_of) if as_of else None
+    queued = request_scan(_settings(), date)
+    out.print(f"scan queued for {queued} people; `welfare-watch wait` returns when it is done")
+
+
+@app.command()
+def check(
+    ids: Annotated[list[str], typer.Argument(help="applicants' ID numbers")],
+    program: Annotated[str, typer.Option(help="the program applied for")],
+) -> None:
+    """Pre-approval check (事前核查): what would alert if they were enrolled; creates nothing."""
+    from streams.scan import precheck
+
+    results = precheck(_settings(), program, ids)
+    for result in results:
+        if not result.findings:
+            out.print(f"{result.person_id}: no findings")
+        for f in result.findings:
+            out.print(f"{result.person_id}: {f.type} ({f.severity}) — {f.reason}", highlight=False)
+    if any(r.findings for r in results):
+        raise typer.Exit(2)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    expected: Annotated[Path, typer.Option(help="expected_alerts.jsonl")],
+) -> None:
+    """Compare current alerts with expected ones: per type, found / missed / unexpected."""
+    from alerts.expected import compare, read_expected
+    from alerts.query import all_alerts
+
+    if not expected.is_file():
+        raise WelfareWatchError(f"no such file: {expected}")
+    result = compare(all_alerts(_redis(_settings())), read_expected(expected))
+    table = Table("type", "found", "missed", "unexpected", "wrong fields")
+    for type_, row in sorted(result.by_type().items()):
+        table.add_row(type_, *(str(n) for n in row))
+    out.print(table)
+    for item, wrong in result.wrong[:20]:
+        out.print(f"  {item['type']} {item['person_id']}: {'; '.join(wrong)}", highlight=False)
+    verdict = "exact" if result.exact else "NOT exact"
+    out.print(
+        f"{sum(result.found.values())} found, {len(result.missed)} missed, "
+        f"{len(result.unexpected)} unexpected: {verdict}"
+    )
+    if not result.exact:
+        raise typer.Exit(1)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise WelfareWatchError(f"--as-of {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 # --- alerts ---------------------------------------------------------------------------------

@@ -57,8 +57,10 @@ class Program(_Strict):
 class Thresholds(_Strict):
     exempt_vehicle_types: list[str]
     non_residential_uses: list[str]
+    age_out_programs: list[str]
     age_out_years: int = Field(gt=0)
     age_out_window_days: int = Field(ge=0)
+    elderly_programs: list[str]
     elderly_bands: list[int]
     elderly_window_days: int = Field(ge=0)
     survival_check_days: int = Field(gt=0)

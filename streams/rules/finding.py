@@ -75,3 +75,28 @@ class Finding:
 def standard_key(type_: str, enrollment: Enrollment) -> tuple[str, ...]:
     """The default alert key (rules.md): type, person, program."""
     return (type_, enrollment.person_id, enrollment.program)
+
+
+def program_name(ctx: Context, code: str) -> str:
+    program = ctx.policy.programs.get(code)
+    return program.name if program else code
+
+
+def subject_for(
+    person_id: str,
+    program: str,
+    state_enrollments: tuple[Enrollment, ...],
+    fallback_name: str,
+    ctx: Context,
+) -> Subject:
+    """The case a payment is about: its enrollment in that program (active first), else a
+    case without a caseworker in the district that issued the ID number, or the city's."""
+    candidates = sorted(
+        (e for e in state_enrollments if e.program == program), key=lambda e: not e.active
+    )
+    if candidates:
+        return Subject.of(candidates[0])
+    district = person_id[:6]
+    if district not in ctx.policy.city.districts:
+        district = ctx.policy.city.prefix + "00"
+    return Subject(person_id, fallback_name, program, "", district, "", "")

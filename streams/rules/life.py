@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from streams.rules.finding import Context, Finding, Subject, standard_key
+from streams.rules.finding import Context, Finding, Subject, program_name, standard_key
 from streams.rules.views import death_of, imprisonment
 from streams.state import PersonState
-
-
-def _program_name(ctx: Context, code: str) -> str:
-    program = ctx.policy.programs.get(code)
-    return program.name if program else code
 
 
 def deceased(state: PersonState, ctx: Context) -> Iterator[Finding]:
@@ -21,7 +16,7 @@ def deceased(state: PersonState, ctx: Context) -> Iterator[Finding]:
         return
     feeds = ", ".join(sorted({f.feed for f in death.records}))
     for enrollment in state.active_enrollments:
-        program = _program_name(ctx, enrollment.program)
+        program = program_name(ctx, enrollment.program)
         if enrollment.role == "member":
             yield Finding(
                 type="DECEASED_HOUSEHOLD_MEMBER",
@@ -67,5 +62,5 @@ def incarcerated(state: PersonState, ctx: Context) -> Iterator[Finding]:
             evidence=(admission,),
             event_time=admission.event_date,
             reason=f"admitted to {prison} on {admission.event_date} with no later release; "
-            f"holds an active {_program_name(ctx, enrollment.program)} enrollment",
+            f"holds an active {program_name(ctx, enrollment.program)} enrollment",
         )

@@ -1,8 +1,9 @@
-"""Derived facts about a person that several rules share: death, prison, residence."""
+"""Derived facts about a person that several rules share: death, prison, residence, holdings."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from streams.rules.finding import Confidence
@@ -43,7 +44,46 @@ def imprisonment(state: PersonState) -> Fact | None:
     return None
 
 
+@dataclass(frozen=True)
+class Spell:
+    """One stay in prison: admitted on `start`, released on `end` (None: not yet)."""
+
+    admission: Fact
+    start: dt.date
+    end: dt.date | None
+    release: Fact | None
+
+
+def prison_spells(state: PersonState) -> list[Spell]:
+    spells: list[Spell] = []
+    open_admission: Fact | None = None
+    for record in sorted(state.standing("prison"), key=_prison_order):
+        if record.attrs.get("event") == "admitted":
+            open_admission = open_admission or record
+        elif open_admission is not None and record.event_date is not None:
+            start = open_admission.event_date or dt.date.min
+            spells.append(Spell(open_admission, start, record.event_date, record))
+            open_admission = None
+    if open_admission is not None:
+        spells.append(Spell(open_admission, open_admission.event_date or dt.date.min, None, None))
+    return spells
+
+
 def latest_move(state: PersonState) -> Fact | None:
     """The latest household-registration move, whichever side reported it."""
     moves = state.standing("move")
     return moves[-1] if moves else None
+
+
+def latest_per(records: Iterable[Fact], key: Callable[[Fact], str]) -> dict[str, Fact]:
+    """The latest record for each thing (a plate, a unit, a company), records oldest first."""
+    latest: dict[str, Fact] = {}
+    for record in records:
+        latest[key(record)] = record
+    return latest
+
+
+def latest_income(state: PersonState) -> Fact | None:
+    """The income record of the latest month on record."""
+    records = state.standing("income")
+    return records[-1] if records else None

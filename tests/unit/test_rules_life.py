@@ -10,9 +10,13 @@ from streams.rules import evaluate
 from tests.factories import CTX, cremation, enrollment, health_death, prison, psb_death, state
 from welfare_watch.models import Enrollment, Fact
 
+DEATH_TYPES = {"DECEASED_BENEFICIARY", "DECEASED_HOUSEHOLD_MEMBER"}
+
 
 def kinds(findings: list) -> list[tuple[str, str, str]]:  # type: ignore[type-arg]
-    return sorted((f.type, f.confidence, f.recommended_action) for f in findings)
+    return sorted(
+        (f.type, f.confidence, f.recommended_action) for f in findings if f.type in DEATH_TYPES
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,87 @@
+"""The daily scan and the pre-approval check: the rules run on request, not on an event."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import redis
+import redis.asyncio as aioredis
+
+from connectors.ids import check_id
+from streams.roster import request_recheck
+from streams.rules import Context, Finding, evaluate
+from streams.state import PersonState
+from streams.store import PersonStore
+from welfare_watch import names
+from welfare_watch.errors import WelfareWatchError
+from welfare_watch.models import Enrollment
+from welfare_watch.settings import Settings
+
+
+def request_scan(settings: Settings, as_of: dt.date | None = None) -> int:
+    """Queue every person on the roster or with an alert for the time-based rules."""
+    client = redis.Redis.from_url(settings.env.redis_url)
+    people = {
+        key.decode()
+        for hash_key in (names.ROSTER, names.ALERTS_BY_PERSON)
+        for key in cast(list[bytes], client.hkeys(hash_key))
+    }
+    return request_recheck(settings, people, trigger="scan", as_of=as_of or settings.today())
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    person_id: str
+    findings: list[Finding]
+
+
+def _applicant(person_id: str, program: str, settings: Settings, today: dt.date) -> Enrollment:
+    city = settings.policy.city
+    district = person_id[:6] if person_id[:6] in city.districts else city.prefix + "00"
+    household = settings.policy.programs[program].kind == "household"
+    return Enrollment(
+        person_id=person_id,
+        name="",
+        program=program,
+        household_id="(applicant)" if household else "",
+        role="head" if household else "individual",
+        district_code=district,
+        start_date=today,
+        status="active",
+    )
+
+
+def precheck(settings: Settings, program: str, raw_ids: Sequence[str]) -> list[CheckResult]:
+    """Every finding that would alert if these people were enrolled in `program` today.
+
+    Nothing is written: no alert, no roster change. A household applicant is judged alone
+    (the household does not exist yet).
+    """
+    ids = [check_id(raw) for raw in raw_ids]
+    if program not in settings.policy.programs:
+        known = ", ".join(sorted(settings.policy.programs))
+        raise WelfareWatchError(f"unknown program {program!r}; configured programs: {known}")
+    today = settings.today()
+    loaded = asyncio.run(_load(settings, ids))
+    ctx = Context(settings.policy, today)
+    results = []
+    for pid in ids:
+        state = loaded[pid]
+        applying = PersonState(
+            pid, (*state.enrollments, _applicant(pid, program, settings, today)), state.facts
+        )
+        findings = [f for f in evaluate(applying, ctx) if f.suppressed_by is None]
+        results.append(CheckResult(pid, findings))
+    return results
+
+
+async def _load(settings: Settings, ids: list[str]) -> dict[str, PersonState]:
+    client = aioredis.from_url(settings.env.redis_url)
+    try:
+        return (await PersonStore(client).load(ids)).states
+    finally:
+        await client.aclose()
