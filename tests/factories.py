@@ -6,8 +6,10 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from streams.rules import Context
-from streams.state import PersonState
+from stdnum.cn import ric
+
+from streams.rules import Context, Finding
+from streams.state import PersonState, with_fact
 from welfare_watch.models import Enrollment, Fact, FactKind
 from welfare_watch.settings import load_policy
 
@@ -86,7 +88,35 @@ def move(to_region: str, date: str, record_id: str, from_region: str = "210105")
     )
 
 
-def state(*items: Enrollment | Fact) -> PersonState:
+def state(*items: Enrollment | Fact, person: str = PERSON) -> PersonState:
     enrollments = tuple(i for i in items if isinstance(i, Enrollment))
     facts = {i.identity: i for i in items if isinstance(i, Fact)}
-    return PersonState(PERSON, enrollments, facts)
+    return PersonState(person, enrollments, facts)
+
+
+def born(date: str, district: str = "210105") -> str:
+    """A valid ID number of someone born on this date."""
+    body = f"{district}{date.replace('-', '')}123"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def payment(
+    month: str, amount: str = "1560.00", program: str = "dibao_urban", record_id: str = ""
+) -> Fact:
+    """A payment as stored: judged against the roster it arrived to (use `judged`)."""
+    return fact(
+        "payment", "payments", record_id or f"P{month}{program}{amount}", f"{month}-01",
+        program=program, amount=amount, paid_date=f"{month}-10", batch_id="B1",
+    )  # fmt: skip
+
+
+def arrive(s: PersonState, *facts: Fact) -> PersonState:
+    """Facts arriving one by one, as the worker applies them (payments are judged then)."""
+    for f in facts:
+        s = with_fact(s, f)
+    return s
+
+
+def of_kind(findings: list[Finding], *types: str) -> list[str]:
+    """The types of the findings that would open alerts, among `types`."""
+    return sorted(f.type for f in findings if f.type in types and f.suppressed_by is None)

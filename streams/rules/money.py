@@ -73,7 +73,8 @@ def paid_in_prison(state: PersonState, ctx: Context) -> Iterator[Finding]:
         if admission is not None:
             flagged.append((payment, admission))
     for program, payments in _by_program([p for p, _ in flagged]).items():
-        admissions = tuple(dict.fromkeys(a for p, a in flagged if p in payments))
+        paid = {p.identity for p in payments}
+        admissions = tuple({a.identity: a for p, a in flagged if p.identity in paid}.values())
         amount = sum((_amount(p) for p in payments), Decimal("0.00"))
         months = ", ".join(f"{_month(p):%Y-%m}" for p in payments)
         yield Finding(
