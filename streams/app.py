@@ -65,15 +65,17 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     redis = aioredis.from_url(settings.env.redis_url)
     processor = BatchProcessor(PersonStore(redis), publisher, settings, metrics or Metrics())
 
-    hour, minute = settings.policy.scan.daily_at.split(":")
-
-    @app.crontab(f"{int(minute)} {int(hour)} * * *", on_leader=True)
+    @app.timer(settings.policy.scan.check_every, on_leader=True)  # type: ignore[untyped-decorator]
     async def daily_scan() -> None:
-        """The time-based rules, once a day, on one worker only (the group's leader)."""
-        from streams.scan import request_scan
+        """The time-based rules once a day, on one worker only (the group's leader)."""
+        from streams.scan import run_daily_scan_if_due
 
-        queued = await asyncio.get_running_loop().run_in_executor(None, request_scan, settings)
-        log.info("daily scan: %d people queued", queued)
+        now = dt.datetime.now()  # daily_at is in the worker's local time
+        queued = await asyncio.get_running_loop().run_in_executor(
+            None, run_daily_scan_if_due, settings, now
+        )
+        if queued is not None:
+            log.info("daily scan: %d people queued", queued)
 
     @app.agent(inputs, name="join")
     async def join(stream: Any) -> None:

@@ -33,6 +33,24 @@ def request_scan(settings: Settings, as_of: dt.date | None = None) -> int:
     return request_recheck(settings, people, trigger="scan", as_of=as_of or settings.today())
 
 
+def scan_due(last: dt.date | None, today: dt.date, now: dt.time, daily_at: dt.time) -> bool:
+    """Today's scan is due once its time has come, and only if it has not run for today."""
+    return (last is None or last < today) and now >= daily_at
+
+
+def run_daily_scan_if_due(settings: Settings, now: dt.datetime) -> int | None:
+    """The worker's timer: queue the scan when due and record the day, else do nothing."""
+    client = redis.Redis.from_url(settings.env.redis_url)
+    raw = cast(bytes | None, client.get(names.LAST_SCAN))
+    last = dt.date.fromisoformat(raw.decode()) if raw else None
+    today = settings.today()
+    if not scan_due(last, today, now.time(), settings.policy.scan.time):
+        return None
+    queued = request_scan(settings, today)
+    client.set(names.LAST_SCAN, today.isoformat())
+    return queued
+
+
 @dataclass(frozen=True)
 class CheckResult:
     person_id: str

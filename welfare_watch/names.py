@@ -31,7 +31,10 @@ HOUSEHOLDS_OLD = PREFIX + "households:old"
 FACTS_BY_PERSON = PREFIX + "facts"  # hash person_id -> JSON {fact identity: fact}
 ALERTS_BY_PERSON = PREFIX + "alerts"  # hash person_id -> JSON {alert_id: alert}
 ALERT_INDEX = PREFIX + "alert-index"  # hash alert_id -> person_id
-ALERT_ORDER = PREFIX + "alert-order"  # sorted set alert_id by first detection time
+ALERT_ORDER = PREFIX + "alert-order"
+LAST_SCAN = (
+    PREFIX + "scan:last"
+)  # the date the daily scan last ran for  # sorted set alert_id by first detection time
 
 
 def queue_key(queue: str) -> str:

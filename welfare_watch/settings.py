@@ -92,6 +92,11 @@ class Routing(_Strict):
 
 class Scan(_Strict):
     daily_at: str = Field(default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # worker clock
+    check_every: float = Field(default=60.0, gt=0)  # seconds between "is a scan due?" checks
+
+    @property
+    def time(self) -> dt.time:
+        return dt.time.fromisoformat(self.daily_at)
 
 
 class Policy(_Strict):
