@@ -137,7 +137,7 @@ class BatchProcessor:
             await self._publisher.publish(changed_alerts, rejected)
         if changes:
             await self._store.save(changes, loaded)
-        self._count(changed_alerts, rejected)
+        self._count(decoded, changed_alerts, rejected)
         return changed_alerts
 
     def _apply(
@@ -233,7 +233,13 @@ class BatchProcessor:
                 changed_alerts.extend(alerts)
         return changed_alerts
 
-    def _count(self, alerts: Sequence[Alert], rejected: Sequence[Rejected]) -> None:
+    def _count(
+        self, decoded: Sequence[Decoded], alerts: Sequence[Alert], rejected: Sequence[Rejected]
+    ) -> None:
+        for item in decoded:
+            if isinstance(item, Fact):
+                self._metrics.records_received.labels(item.feed).inc()
+                self._metrics.last_record.labels(item.feed).set(item.received_at.timestamp())
         for alert in alerts:
             if alert.version == 1:
                 self._metrics.alerts.labels(alert.type, alert.severity).inc()
@@ -242,8 +248,8 @@ class BatchProcessor:
                 )
             else:
                 self._metrics.alert_changes.labels(alert.history[-1].action).inc()
-        for item in rejected:
-            self._metrics.records_rejected.labels(item.topic).inc()
+        for reject in rejected:
+            self._metrics.records_rejected.labels(reject.topic).inc()
 
 
 def _text(value: bytes) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 
 class Metrics:
@@ -12,6 +12,12 @@ class Metrics:
         self.records_received = Counter(
             "welfare_watch_records_received",
             "Department records received, per feed",
+            ["feed"],
+            registry=registry,
+        )
+        self.last_record = Gauge(
+            "welfare_watch_last_record_timestamp_seconds",
+            "When the worker last received a record from each feed (a silent department shows)",
             ["feed"],
             registry=registry,
         )
