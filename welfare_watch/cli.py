@@ -209,6 +209,25 @@ def check(
         raise typer.Exit(2)
 
 
+@app.command()
+def simulate(
+    out_dir: Annotated[Path, typer.Option("--out", help="folder to write the city into")],
+    people: Annotated[int, typer.Option(min=1, help="how many people")] = 10_000,
+    seed: Annotated[int, typer.Option(help="same seed, same city")] = 1,
+) -> None:
+    """Write a synthetic city: roster.csv, one file per feed, expected_alerts.jsonl."""
+    from simulate import simulate_city
+
+    settings = _settings()
+    started = time.monotonic()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stats = simulate_city(people, seed, out_dir, settings.today(), settings.policy)
+    out.print(
+        f"city of {stats.people} people ({stats.enrollments} enrollments) written to {out_dir} "
+        f"in {time.monotonic() - started:.1f}s; {stats.expected_alerts} expected alerts"
+    )
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     expected: Annotated[Path, typer.Option(help="expected_alerts.jsonl")],
