@@ -33,6 +33,7 @@ def overdue(alerts: Iterable[Alert], today: dt.date) -> Iterator[Finding]:
             evidence=(),
             event_time=alert.due_by.date(),
             to_supervisor=True,
+            scheduled=True,
             reason=f"{alert.type} alert {alert.alert_id} in queue {alert.queue} was due "
             f"{alert.due_by:%Y-%m-%d %H:%M} UTC and is still {alert.status}",
         )

@@ -36,7 +36,8 @@ def reconcile(
         if finding.suppressed_by is not None:
             update = _outranked(alert, finding, now) if alert else None
         elif alert is None:
-            update = _open(alert_id, finding, now, trigger, policy)
+            opens = trigger == "scan" or not finding.scheduled
+            update = _open(alert_id, finding, now, trigger, policy) if opens else None
         else:
             update = _refresh(alert, finding, now, trigger, policy)
         if update is not None:
@@ -170,7 +171,8 @@ def _outranked(alert: Alert, finding: Finding, now: dt.datetime) -> Alert | None
 
 
 def _condition_gone(alert: Alert, revoked: frozenset[str], now: dt.datetime) -> Alert | None:
-    all_revoked = alert.evidence_ids() <= revoked
+    evidence = alert.evidence_ids()
+    all_revoked = bool(evidence) and evidence <= revoked  # roster-only alerts have none
     if alert.is_open:
         if all_revoked:
             why = "its evidence was revoked: " + ", ".join(sorted(alert.evidence_ids()))

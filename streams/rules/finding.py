@@ -64,6 +64,9 @@ class Finding:
     amount_at_risk: Decimal = ZERO
     to_supervisor: bool = False
     suppressed_by: str | None = None
+    # Time-based rules (15, 16, 17, 20) open alerts only in the scan: on other triggers a
+    # calendar condition seen before the rest of the data has arrived would be noise.
+    scheduled: bool = False
 
     @property
     def name_mismatch(self) -> bool:

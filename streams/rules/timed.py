@@ -44,6 +44,7 @@ def age_out(state: PersonState, ctx: Context) -> Iterator[Finding]:
             reason=f"turns {limits.age_out_years} on {comes_of_age}; "
             f"{program_name(ctx, enrollment.program)} ends at that age",
             suppressed_by=_suppressed(state),
+            scheduled=True,
         )
 
 
@@ -69,6 +70,7 @@ def elderly_band(state: PersonState, ctx: Context) -> Iterator[Finding]:
                 event_time=birthday,
                 reason=f"turns {band} on {birthday}: the allowance band changes",
                 suppressed_by=_suppressed(state),
+                scheduled=True,
             )
 
 
@@ -97,4 +99,5 @@ def survival_check_overdue(state: PersonState, ctx: Context) -> Iterator[Finding
             reason=f"{what}; enrolled since {enrollment.start_date}; "
             f"checks are due every {days} days",
             suppressed_by=_suppressed(state),
+            scheduled=True,
         )

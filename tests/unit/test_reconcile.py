@@ -13,6 +13,7 @@ from tests.factories import (
     POLICY,
     cremation,
     enrollment,
+    fact,
     health_death,
     move,
     prison,
@@ -131,3 +132,34 @@ def test_death_outranks_an_open_move_alert_which_is_annotated_not_closed() -> No
     assert alerts[move_id].status == "open"
     assert alerts[move_id].condition == "outranked"
     assert {a.type for a in alerts.values()} == {"HUKOU_MOVED_OUT", "DECEASED_BENEFICIARY"}
+
+
+def _tekun_without_checks() -> PersonState:
+    e = enrollment(program="tekun", role="individual", start_date=dt.date(2020, 1, 1))
+    return state(e)
+
+
+def test_time_based_rules_open_alerts_only_in_the_scan() -> None:
+    s = _tekun_without_checks()
+    findings = evaluate(s, CTX)
+    assert [f.type for f in findings] == ["SURVIVAL_CHECK_OVERDUE"]
+    for trigger in ("event", "enrollment", "payment"):
+        changed = reconcile(findings, {}, s.revoked, now=T0, trigger=trigger, policy=POLICY)
+        assert changed == [], trigger
+    (alert,) = reconcile(findings, {}, s.revoked, now=T0, trigger="scan", policy=POLICY)
+    assert alert.type == "SURVIVAL_CHECK_OVERDUE"
+
+
+def test_an_alert_without_evidence_is_annotated_not_withdrawn_when_its_condition_ends() -> None:
+    s = _tekun_without_checks()
+    (alert,) = reconcile(evaluate(s, CTX), {}, s.revoked, now=T0, trigger="scan", policy=POLICY)
+    assert alert.evidence == []
+    checked = state(
+        *s.enrollments,
+        fact("survival_check", "survival_checks", "C1", "2026-11-01", method="face"),
+    )
+    (after,) = reconcile(
+        evaluate(checked, CTX), {alert.alert_id: alert}, checked.revoked,
+        now=T0, trigger="event", policy=POLICY,
+    )  # fmt: skip
+    assert (after.status, after.condition) == ("open", "ended")
