@@ -20,8 +20,10 @@ from collections import Counter
 from pathlib import Path
 
 WW = str(Path(sys.executable).parent / "welfare-watch")
+# A back-load brings what outranks first: deaths and prison before moves and assets. (A move
+# alerted before the prison record arrives stays open, annotated: rules.md, "Precedence".)
 FEEDS = [
-    "psb_deaths", "health_deaths", "cremations", "hukou_moves", "prison", "vehicles",
+    "psb_deaths", "health_deaths", "cremations", "prison", "hukou_moves", "vehicles",
     "real_estate", "enterprises", "income", "staff_relatives", "survival_checks",
 ]  # fmt: skip
 

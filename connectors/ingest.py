@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from connectors.delivery import end_delivery, new_delivery_id
 from connectors.parse import Rejection, parse_feed
 from welfare_watch import kafka, names
 from welfare_watch.errors import WelfareWatchError
@@ -46,10 +47,11 @@ def ingest_file(
     kafka.ensure_topics(bootstrap, [names.REJECTED], 1)
     producer = kafka.producer(bootstrap)
     result = IngestResult(feed)
+    delivery = new_delivery_id()
     try:
         for item in parse_feed(spec, path, received_at, f"file:{path.name}"):
             if isinstance(item, Fact):
-                value = item.model_dump_json().encode()
+                value = item.model_copy(update={"delivery": delivery}).model_dump_json().encode()
                 producer.send(names.FACTS, key=item.person_id.encode(), value=value)
                 result.accepted += 1
             else:
@@ -58,7 +60,8 @@ def ingest_file(
             if result.received % 1000 == 0:
                 progress(1000)
         progress(result.received % 1000)
-        producer.flush()
     finally:
+        # Even a file that failed half-way is evaluated for what it delivered.
+        end_delivery(producer, bootstrap, delivery, payment=spec.fact == "payment")
         producer.close()
     return result

@@ -80,7 +80,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     @app.agent(inputs, name="join")
     async def join(stream: Any) -> None:
         async for events in stream.take_events(worker.batch_size, within=worker.batch_within):
-            await _until_done(processor, [Message(e.message.topic, e.value) for e in events])
+            messages = [Message(e.message.topic, e.value, e.message.partition) for e in events]
+            await _until_done(processor, messages)
 
     return app
 

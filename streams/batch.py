@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from alerts.escalation import overdue
 from alerts.model import Alert, Trigger
 from alerts.reconcile import reconcile
+from connectors.delivery import DeliveryEnd
 from connectors.errors import BadRecord
 from connectors.roster_file import parse_roster_change
 from streams.rules import Context, evaluate
@@ -28,6 +29,7 @@ from welfare_watch.settings import Settings
 class Message:
     topic: str
     value: bytes
+    partition: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class Rejected:
         return json.dumps({**body, "rejected_at": at.isoformat()}, ensure_ascii=False).encode()
 
 
-Decoded = Fact | RosterChange | Recheck
+Decoded = Fact | RosterChange | Recheck | DeliveryEnd
 
 
 class Publisher(Protocol):
@@ -76,6 +78,8 @@ def _recheck(value: bytes) -> Recheck:
 
 def _decode(message: Message, settings: Settings) -> Decoded:
     if message.topic == names.FACTS:
+        if DeliveryEnd.is_marker(message.value):
+            return DeliveryEnd.decode(message.value, message.partition)
         return Fact.model_validate_json(message.value)
     if message.topic == names.ROSTER_CHANGES:
         policy = settings.policy
@@ -83,7 +87,7 @@ def _decode(message: Message, settings: Settings) -> Decoded:
     return _recheck(message.value)
 
 
-def _trigger(item: Decoded) -> Trigger:
+def _trigger(item: Fact | RosterChange | Recheck) -> Trigger:
     if isinstance(item, Fact):
         return "payment" if item.kind == "payment" else "event"
     if isinstance(item, Recheck):
@@ -121,14 +125,20 @@ class BatchProcessor:
         now = self._clock()
         decoded: list[Decoded] = []
         rejected: list[Rejected] = []
+        partition_of: dict[str, int] = {}  # one person's messages share a partition
         for message in messages:
             try:
-                decoded.append(_decode(message, self._settings))
+                item = _decode(message, self._settings)
+                decoded.append(item)
+                if isinstance(item, Fact):
+                    partition_of[item.person_id] = message.partition
             except (ValidationError, BadRecord, ValueError, KeyError, TypeError) as exc:
                 rejected.append(Rejected(message.topic, _text(message.value), _reason(exc)))
-        loaded = await self._store.load(list(dict.fromkeys(i.person_id for i in decoded)))
+        people = [i.person_id for i in decoded if not isinstance(i, DeliveryEnd)]
+        loaded = await self._store.load(list(dict.fromkeys(people)))
         changes = Changes()
-        work = self._apply(decoded, loaded.states, changes, rejected)
+        work = self._apply(decoded, partition_of, loaded.states, changes, rejected)
+        await self._end_deliveries(decoded, work, loaded, changes)
         await self._add_households(work, loaded, changes)
         changed_alerts = self._evaluate(work, loaded, changes, now)
         # Publish before saving: a crash in between replays the batch and publishes the
@@ -143,18 +153,25 @@ class BatchProcessor:
     def _apply(
         self,
         decoded: Sequence[Decoded],
+        partition_of: dict[str, int],
         states: dict[str, PersonState],
         changes: Changes,
         rejected: list[Rejected],
     ) -> _Work:
         work = _Work({}, {})
         for item in decoded:
+            if isinstance(item, DeliveryEnd):
+                continue
             pid = item.person_id
             state = states[pid]
             if isinstance(item, Fact):
                 states[pid] = with_fact(state, item)
                 if states[pid] is not state:
                     changes.facts[pid] = states[pid]
+                if item.delivery:  # evaluated with the rest of its delivery, at its end marker
+                    key = (item.delivery, partition_of[pid])
+                    changes.pending.setdefault(key, set()).add(pid)
+                    continue
             elif isinstance(item, RosterChange):
                 try:
                     states[pid] = with_roster_change(state, item)
@@ -171,6 +188,18 @@ class BatchProcessor:
         for pid in changes.facts.keys() & changes.roster.keys():
             changes.facts[pid] = changes.roster[pid] = states[pid]
         return work
+
+    async def _end_deliveries(
+        self, decoded: Sequence[Decoded], work: _Work, loaded: Loaded, changes: Changes
+    ) -> None:
+        """At a delivery's end marker, evaluate everyone its facts touched in that partition."""
+        for end in (i for i in decoded if isinstance(i, DeliveryEnd)):
+            key = (end.delivery, end.partition)
+            people = await self._store.pending(*key) | changes.pending.pop(key, set())
+            changes.delivered.append(key)
+            loaded.add(await self._store.load(sorted(people - loaded.states.keys())))
+            for pid in people:
+                work.triggers.setdefault(pid, "payment" if end.payment else "event")
 
     async def _add_households(self, work: _Work, loaded: Loaded, changes: Changes) -> None:
         """A change to anyone in a household re-evaluates everyone in it (rule 13), and everyone

@@ -54,9 +54,14 @@ class Changes:
     facts: dict[str, PersonState] = field(default_factory=dict)
     households: dict[str, set[str]] = field(default_factory=dict)
     alerts: dict[str, list[Alert]] = field(default_factory=dict)  # person_id -> changed alerts
+    pending: dict[tuple[str, int], set[str]] = field(default_factory=dict)  # to evaluate later
+    delivered: list[tuple[str, int]] = field(default_factory=list)  # pending sets now done
 
     def __bool__(self) -> bool:
-        return bool(self.roster or self.facts or self.households or self.alerts)
+        return bool(
+            self.roster or self.facts or self.households or self.alerts
+            or self.pending or self.delivered
+        )  # fmt: skip
 
 
 class PersonStore:
@@ -90,8 +95,16 @@ class PersonStore:
             h: set(json.loads(r)) if r else set() for h, r in zip(household_ids, raw, strict=True)
         }
 
+    async def pending(self, delivery: str, partition: int) -> set[str]:
+        members = await self._redis.smembers(names.pending_key(delivery, partition))
+        return {m.decode() if isinstance(m, bytes) else m for m in members}
+
     async def save(self, changes: Changes, loaded: Loaded) -> None:
         pipe = self._redis.pipeline(transaction=True)
+        for (delivery, partition), people in changes.pending.items():
+            pipe.sadd(names.pending_key(delivery, partition), *people)
+        for delivery, partition in changes.delivered:
+            pipe.delete(names.pending_key(delivery, partition))
         if changes.roster:
             present: dict[FieldT, EncodableT] = {
                 p: encode_enrollments(s.enrollments)

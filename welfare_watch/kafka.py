@@ -65,9 +65,18 @@ def producer(bootstrap: str) -> Any:
             batch_size=256 * 1024,
             compression_type=None,
             retries=10,
+            enable_idempotence=True,  # retries neither duplicate nor reorder a partition
         )
     except KafkaError as exc:
         raise _unreachable(bootstrap, exc) from None
+
+
+def partitions(bootstrap: str, topic: str) -> list[int]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=_TIMEOUT_MS)
+    try:
+        return sorted(consumer.partitions_for_topic(topic) or ())
+    finally:
+        consumer.close()
 
 
 def lag(bootstrap: str, group: str, topics: Iterable[str]) -> int:

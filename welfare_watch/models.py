@@ -40,6 +40,9 @@ class Fact(BaseModel):
     attrs: dict[str, str] = Field(default_factory=dict)
     received_at: dt.datetime
     source: str = ""  # the file or request it came in
+    # The file or request as a whole: its facts are evaluated together once all have been
+    # applied (see connectors.delivery). Empty: evaluate at once.
+    delivery: str = ""
 
     @property
     def revokes(self) -> bool:

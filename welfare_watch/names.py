@@ -45,3 +45,8 @@ def queue_key(queue: str) -> str:
 def supervisor_queue(district_code: str) -> str:
     """The queue of the supervisor of a district."""
     return f"supervisor-{district_code}"
+
+
+def pending_key(delivery: str, partition: int) -> str:
+    """Set of people in one partition with facts from a delivery not yet evaluated."""
+    return f"{PREFIX}pending:{delivery}:{partition}"

@@ -85,3 +85,43 @@ def test_an_unreadable_roster_change_goes_to_dept_rejected(ww: Cli, worker: Work
     assert len(rejected) == 1
     assert rejected[0]["feed"] == names.ROSTER_CHANGES
     assert "check character" in rejected[0]["reason"]
+
+
+VEHICLE_HEADER = ["所有人证件号码", "所有人姓名", "号牌号码", "车辆类型", "登记日期", "状态"]
+
+
+def test_a_files_history_is_evaluated_as_a_whole(ww: Cli, worker: Worker, tmp_path: Path) -> None:
+    """Registered, then 3,000 rows (several worker batches) later deregistered: silent."""
+    owner = citygen.person_id(40)
+    worker.start()
+    ww("roster", "load", str(citygen.tekun_roster(tmp_path / "roster.csv", [owner])))
+    ww("wait")
+    rows = [[owner, "测试人", "辽A00001", "小型汽车", "2019-03-01", "注册"]]
+    rows += [
+        [citygen.person_id(1000 + i), "他人", f"辽B{i:05d}", "摩托车", "2020-01-01", "注册"]
+        for i in range(3000)
+    ]
+    rows += [[owner, "测试人", "辽A00001", "小型汽车", "2021-06-01", "注销"]]
+    ww("ingest", "vehicles", str(citygen.write_csv(tmp_path / "v.csv", VEHICLE_HEADER, rows)))
+    ww("wait")
+    assert [a.type for a in stored_alerts(ww.env)] == []
+
+
+def test_a_later_file_ending_the_condition_annotates_the_open_alert(
+    ww: Cli, worker: Worker, tmp_path: Path
+) -> None:
+    owner = citygen.person_id(41)
+    worker.start()
+    ww("roster", "load", str(citygen.tekun_roster(tmp_path / "roster.csv", [owner])))
+    registered = [[owner, "测试人", "辽A00002", "小型汽车", "2019-03-01", "注册"]]
+    ww("ingest", "vehicles", str(citygen.write_csv(tmp_path / "a.csv", VEHICLE_HEADER, registered)))
+    ww("wait")
+    deregistered = [[owner, "测试人", "辽A00002", "小型汽车", "2026-11-01", "注销"]]
+    ww(
+        "ingest",
+        "vehicles",
+        str(citygen.write_csv(tmp_path / "b.csv", VEHICLE_HEADER, deregistered)),
+    )
+    ww("wait")
+    (alert,) = stored_alerts(ww.env)
+    assert (alert.type, alert.status, alert.condition) == ("VEHICLE_OWNER", "open", "ended")
