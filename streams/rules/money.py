@@ -28,6 +28,12 @@ def _by_program(payments: list[Fact]) -> dict[str, list[Fact]]:
     return grouped
 
 
+def _total(payments: list[Fact]) -> tuple[Decimal, str]:
+    """The amount at risk (the sum) and the months it was paid for, for the reason."""
+    amount = sum((_amount(p) for p in payments), Decimal("0.00"))
+    return amount, ", ".join(f"{_month(p):%Y-%m}" for p in payments)
+
+
 def _next_month(month: dt.date) -> dt.date:
     return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
@@ -40,8 +46,7 @@ def posthumous(state: PersonState, ctx: Context) -> Iterator[Finding]:
     death_month = death.date.replace(day=1)
     late = [p for p in state.standing("payment") if _month(p) > death_month]
     for program, payments in _by_program(late).items():
-        amount = sum((_amount(p) for p in payments), Decimal("0.00"))
-        months = ", ".join(f"{_month(p):%Y-%m}" for p in payments)
+        amount, months = _total(payments)
         yield Finding(
             type="POSTHUMOUS_PAYMENT",
             key=("POSTHUMOUS_PAYMENT", state.person_id, program),
@@ -75,8 +80,7 @@ def paid_in_prison(state: PersonState, ctx: Context) -> Iterator[Finding]:
     for program, payments in _by_program([p for p, _ in flagged]).items():
         paid = {p.identity for p in payments}
         admissions = tuple({a.identity: a for p, a in flagged if p.identity in paid}.values())
-        amount = sum((_amount(p) for p in payments), Decimal("0.00"))
-        months = ", ".join(f"{_month(p):%Y-%m}" for p in payments)
+        amount, months = _total(payments)
         yield Finding(
             type="PAYMENT_DURING_INCARCERATION",
             key=("PAYMENT_DURING_INCARCERATION", state.person_id, program),
@@ -117,8 +121,7 @@ def paid_while_inactive(state: PersonState, ctx: Context) -> Iterator[Finding]:
     """19 PAYMENT_TO_INACTIVE: paid with no active enrollment when the payment came."""
     inactive = [p for p in state.standing("payment") if p.attrs.get("enrolled") == "inactive"]
     for program, payments in _by_program(inactive).items():
-        amount = sum((_amount(p) for p in payments), Decimal("0.00"))
-        months = ", ".join(f"{_month(p):%Y-%m}" for p in payments)
+        amount, months = _total(payments)
         yield Finding(
             type="PAYMENT_TO_INACTIVE",
             key=("PAYMENT_TO_INACTIVE", state.person_id, program),
