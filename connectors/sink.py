@@ -1,0 +1,86 @@
+"""Where every way in (command line, file drop, HTTP) sends one delivery's records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from connectors.delivery import end_delivery, new_delivery_id
+from connectors.feedspec import FeedSpec
+from connectors.parse import Rejection
+from welfare_watch import kafka, names
+from welfare_watch.models import Fact
+from welfare_watch.settings import Settings
+
+
+@dataclass
+class DeliveryResult:
+    """What a file report or an HTTP reply says: accepted + rejected = received."""
+
+    feed: str
+    source: str
+    accepted: int = 0
+    rejected: int = 0
+
+    @property
+    def received(self) -> int:
+        return self.accepted + self.rejected
+
+
+def rejection_message(rejection: Rejection, at: dt.datetime) -> bytes:
+    body = rejection.model_dump(mode="json") | {"rejected_at": at.isoformat()}
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+class DeliverySink:
+    """Facts to the worker (tagged with one delivery id), rejections to dept.rejected.
+
+    Use as a context manager: on leaving, even after an error, the delivery's end marker is
+    sent, so everything that was delivered gets evaluated.
+    """
+
+    def __init__(
+        self, settings: Settings, spec: FeedSpec, source: str, producer: Any | None = None
+    ) -> None:
+        self.spec = spec
+        self.received_at = dt.datetime.now(dt.UTC)
+        self.result = DeliveryResult(spec.name, source)
+        self._bootstrap = settings.env.kafka_bootstrap
+        self._delivery = new_delivery_id()
+        self._own_producer = producer is None
+        if producer is None:
+            partitions = settings.policy.worker.partitions
+            kafka.ensure_topics(self._bootstrap, names.WORKER_INPUTS, partitions)
+            kafka.ensure_topics(self._bootstrap, [names.REJECTED], 1)
+            producer = kafka.producer(self._bootstrap)
+        self._producer = producer
+
+    def send(self, item: Fact | Rejection) -> None:
+        if isinstance(item, Fact):
+            fact = item.model_copy(update={"delivery": self._delivery})
+            value = fact.model_dump_json().encode()
+            self._producer.send(names.FACTS, key=item.person_id.encode(), value=value)
+            self.result.accepted += 1
+        else:
+            self._producer.send(names.REJECTED, value=rejection_message(item, self.received_at))
+            self.result.rejected += 1
+
+    def __enter__(self) -> DeliverySink:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            end_delivery(
+                self._producer, self._bootstrap, self._delivery, self.spec.fact == "payment"
+            )
+        finally:
+            if self._own_producer:
+                self._producer.close()
