@@ -7,7 +7,7 @@ from pathlib import Path
 
 from connectors.feedspec import FeedSpec
 from connectors.parse import parse_feed
-from connectors.sink import DeliveryResult, DeliverySink
+from connectors.sink import DeliveryResult, sink_for
 from welfare_watch.errors import WelfareWatchError
 from welfare_watch.settings import Settings
 
@@ -26,7 +26,7 @@ def ingest_file(
     spec = feed_spec(settings, feed)
     if not path.is_file():
         raise WelfareWatchError(f"no such file: {path}")
-    with DeliverySink(settings, spec, f"file:{path.name}") as sink:
+    with sink_for(settings, spec, f"file:{path.name}") as sink:
         for item in parse_feed(spec, path, sink.received_at, sink.result.source):
             sink.send(item)
             if sink.result.received % 1000 == 0:

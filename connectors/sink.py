@@ -35,6 +35,15 @@ def rejection_message(rejection: Rejection, at: dt.datetime) -> bytes:
     return json.dumps(body, ensure_ascii=False).encode()
 
 
+def sink_for(
+    settings: Settings, spec: FeedSpec, source: str, producer: Any | None = None
+) -> DeliverySink:
+    """The sink for one delivery of a configured feed."""
+    return DeliverySink(
+        settings, spec.name, source, payments=spec.fact == "payment", producer=producer
+    )
+
+
 class DeliverySink:
     """Facts to the worker (tagged with one delivery id), rejections to dept.rejected.
 
@@ -43,11 +52,17 @@ class DeliverySink:
     """
 
     def __init__(
-        self, settings: Settings, spec: FeedSpec, source: str, producer: Any | None = None
+        self,
+        settings: Settings,
+        feed: str,
+        source: str,
+        *,
+        payments: bool = False,
+        producer: Any | None = None,
     ) -> None:
-        self.spec = spec
         self.received_at = dt.datetime.now(dt.UTC)
-        self.result = DeliveryResult(spec.name, source)
+        self.result = DeliveryResult(feed, source)
+        self._payments = payments
         self._bootstrap = settings.env.kafka_bootstrap
         self._delivery = new_delivery_id()
         self._own_producer = producer is None
@@ -78,9 +93,7 @@ class DeliverySink:
         tb: TracebackType | None,
     ) -> None:
         try:
-            end_delivery(
-                self._producer, self._bootstrap, self._delivery, self.spec.fact == "payment"
-            )
+            end_delivery(self._producer, self._bootstrap, self._delivery, self._payments)
         finally:
             if self._own_producer:
                 self._producer.close()

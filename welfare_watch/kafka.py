@@ -119,14 +119,19 @@ def owned_topics(all_topics: Iterable[str]) -> list[str]:
 
 
 def delete_everything(bootstrap: str, timeout: float = 60) -> list[str]:
-    """Delete every owned topic and the worker's consumer group; wait until they are gone."""
+    """Delete every owned topic and consumer group (worker, connectors); wait until gone."""
     with admin(bootstrap) as client:
         topics = owned_topics(client.list_topics())
         if topics:
             client.delete_topics(topics, timeout_ms=_TIMEOUT_MS)
-        groups = {g["group_id"] for g in client.list_groups()}
-        if names.WORKER_GROUP in groups:
-            client.delete_groups([names.WORKER_GROUP])
+        groups = [
+            g["group_id"]
+            for g in client.list_groups()
+            if g["group_id"] == names.WORKER_GROUP
+            or g["group_id"].startswith(names.WORKER_GROUP + "-")
+        ]
+        if groups:
+            client.delete_groups(groups)
         deadline = time.monotonic() + timeout
         while set(topics) & set(client.list_topics()):
             if time.monotonic() > deadline:
