@@ -99,6 +99,11 @@ class Scan(_Strict):
         return dt.time.fromisoformat(self.daily_at)
 
 
+class Connectors(_Strict):
+    stable_seconds: float = Field(default=2.0, gt=0)  # a dropped file unchanged this long is whole
+    poll_seconds: float = Field(default=1.0, gt=0)  # how often the inbox folders are looked at
+
+
 class Policy(_Strict):
     """Everything in config/welfare-watch.toml: the city, programs, thresholds, SLAs."""
 
@@ -109,6 +114,7 @@ class Policy(_Strict):
     worker: Worker
     routing: Routing = Routing()
     scan: Scan = Scan()
+    connectors: Connectors = Connectors()
 
 
 class Environment(BaseSettings):
