@@ -267,7 +267,7 @@ class BatchProcessor:
     ) -> None:
         for item in decoded:
             if isinstance(item, Fact):
-                self._metrics.records_received.labels(item.feed).inc()
+                self._metrics.facts_processed.labels(item.feed).inc()
                 self._metrics.last_record.labels(item.feed).set(item.received_at.timestamp())
         for alert in alerts:
             if alert.version == 1:
@@ -278,7 +278,7 @@ class BatchProcessor:
             else:
                 self._metrics.alert_changes.labels(alert.history[-1].action).inc()
         for reject in rejected:
-            self._metrics.records_rejected.labels(reject.topic).inc()
+            self._metrics.worker_rejected.labels(reject.topic).inc()
 
 
 def _text(value: bytes) -> str:

@@ -33,6 +33,7 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(roster_app, name="roster")
 app.add_typer(alerts_app, name="alerts")
 
+WW_SELF = sys.argv[0] if sys.argv and sys.argv[0].endswith("welfare-watch") else "welfare-watch"
 out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
@@ -109,11 +110,51 @@ def worker() -> None:
 
 
 @app.command()
-def run() -> None:
-    """Run everything this release has in one process group (today: the worker)."""
-    from streams.worker import run_worker
+def run(
+    port: Annotated[int, typer.Option(help="the web app's port")] = 8080,
+) -> None:
+    """Worker, connectors and web app together, in one process group (what `make demo` uses)."""
+    from welfare_watch.group import run_group
 
-    run_worker(_settings())
+    _settings()  # a bad configuration stops here, before anything starts
+    run_group([[WW_SELF, "worker"], [WW_SELF, "connectors"], [WW_SELF, "web", "--port", str(port)]])
+
+
+@app.command()
+def connectors(
+    drain: Annotated[bool, typer.Option(help="take what is there now, then exit")] = False,
+) -> None:
+    """File drop ($WW_DATA_DIR/inbox/FEED/) and Kafka (dept.FEED.raw) connectors."""
+    from connectors.service import run_connectors
+
+    run_connectors(_settings(), drain=drain, log=err.print)
+
+
+@app.command()
+def web(
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+) -> None:
+    """The HTTP API: ingest, health, readiness, metrics (the inbox comes later)."""
+    from web.app import run_web
+
+    run_web(_settings(), host=host, port=port)
+
+
+token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for the HTTP API.")
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("issue")
+def token_issue(
+    role: Annotated[str, typer.Option(help="caseworker, supervisor, auditor or department")],
+    scope: Annotated[str, typer.Option(help="a caseworker id, district code, feed, or *")],
+    days: Annotated[int, typer.Option(min=1, help="valid for this many days")] = 30,
+) -> None:
+    """Print a bearer token signed with WW_SECRET_KEY (demo mode: a secret in WW_DATA_DIR)."""
+    from welfare_watch.tokens import issue_command
+
+    out.print(issue_command(_settings(), role, scope, days), soft_wrap=True)
 
 
 # --- data in -----------------------------------------------------------------------------

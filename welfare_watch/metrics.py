@@ -27,6 +27,18 @@ class Metrics:
             ["feed"],
             registry=registry,
         )
+        self.facts_processed = Counter(
+            "welfare_watch_worker_facts_processed",
+            "Department facts the worker has joined against the roster, per feed",
+            ["feed"],
+            registry=registry,
+        )
+        self.worker_rejected = Counter(
+            "welfare_watch_worker_rejected",
+            "Worker input messages it could not read (sent to dept.rejected), per topic",
+            ["topic"],
+            registry=registry,
+        )
         self.alerts = Counter(
             "welfare_watch_alerts",
             "Alerts opened, per type and severity",

@@ -1,0 +1,260 @@
+"""The web app on the real Kafka and Redis: department pushes, refusals, probes and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestClient, TestServer
+from kafka import KafkaConsumer
+from prometheus_client import CollectorRegistry
+
+from tests import citygen
+from tests.integration.conftest import AS_OF, Cli, Worker, stored_alerts
+from web import create_app
+from web.state import WebOptions
+from welfare_watch import names
+from welfare_watch.settings import Settings
+from welfare_watch.tokens import issue
+
+SAMPLES = Path(__file__).parent.parent / "data" / "samples"
+SECRET = "test-secret"
+PSB_HEADER = "公民身份号码,姓名,死亡日期,注销日期,业务流水号,状态"
+DEAD_PID, DEAD_NAME = "210105195203140118", "杨德福"  # in the sample roster and psb_deaths.csv
+
+Client = TestClient[web.Request, web.Application]
+T = TypeVar("T")
+
+
+def _settings(tmp_path: Path, env: dict[str, str], **overrides: str) -> Settings:
+    values = {
+        "kafka_bootstrap": env["WW_KAFKA_BOOTSTRAP"],
+        "redis_url": env["WW_REDIS_URL"],
+        **overrides,
+    }
+    return Settings.load(data_dir=tmp_path, secret_key=SECRET, as_of=AS_OF, **values)
+
+
+def _serve(settings: Settings, scenario: Callable[[Client], Awaitable[T]], **options: Any) -> T:
+    """Run `scenario` against the app served in-process on a free port, then close it all."""
+
+    async def main() -> T:
+        app = create_app(settings, CollectorRegistry(), options=WebOptions(**options))
+        async with TestClient(TestServer(app)) as client:
+            return await scenario(client)
+
+    return asyncio.run(main())
+
+
+def _auth(role: str, scope: str, secret: str = SECRET, days: int = 1) -> dict[str, str]:
+    now = dt.datetime.now(dt.UTC)
+    return {"Authorization": f"Bearer {issue(role, scope, days, secret.encode(), now)}"}
+
+
+async def _post(
+    client: Client, feed: str, body: Any, content_type: str = "text/csv", **headers: str
+) -> ClientResponse:
+    """POST a body (bytes, or an async iterator of bytes: sent chunked, without a length)."""
+    return await client.post(
+        f"/api/ingest/{feed}", data=body, headers={"Content-Type": content_type, **headers}
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_a_pushed_death_reaches_the_caseworker_and_is_counted(
+    ww: Cli, worker: Worker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    worker.start()
+    ww("roster", "load", str(SAMPLES / "roster.csv"))
+    body = (SAMPLES / "psb_deaths.csv").read_bytes()
+
+    async def scenario(client: Client) -> tuple[int, dict[str, Any], str, str]:
+        reply = await _post(client, "psb_deaths", body, **_auth("department", "psb_deaths"))
+        metrics = await client.get("/metrics")
+        request_id = reply.headers["X-Request-Id"]
+        return reply.status, await reply.json(), request_id, await metrics.text()
+
+    status, reply, request_id, metrics = _serve(_settings(tmp_path, ww.env), scenario)
+    assert status == 200
+    assert reply == {
+        "feed": "psb_deaths",
+        "received": 1,
+        "accepted": 1,
+        "rejected": 0,
+        "rejections": [],
+    }
+    assert 'welfare_watch_records_received_total{feed="psb_deaths"} 1.0' in metrics
+    assert 'welfare_watch_records_rejected_total{feed="psb_deaths"} 0.0' in metrics
+
+    ww("wait", "--timeout", "120")
+    alerts = [a for a in stored_alerts(ww.env) if a.type == "DECEASED_BENEFICIARY"]
+    assert [a.person_id for a in alerts] == [DEAD_PID]
+    assert [e.source for e in alerts[0].evidence] == [f"http:{request_id}"]
+    assert DEAD_PID not in caplog.text
+    assert DEAD_NAME not in caplog.text
+
+
+def _rejected_sources(env: dict[str, str]) -> list[dict[str, Any]]:
+    consumer = KafkaConsumer(
+        names.REJECTED,
+        bootstrap_servers=env["WW_KAFKA_BOOTSTRAP"],
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+    )
+    try:
+        return [json.loads(message.value) for message in consumer]
+    finally:
+        consumer.close()
+
+
+def test_json_lines_are_taken_and_a_bad_row_is_rejected_with_its_reason(
+    ww: Cli, tmp_path: Path
+) -> None:
+    good = citygen.person_id(7)
+    bad = good[:-1] + ("0" if good[-1] != "0" else "1")
+    rows = [
+        {"公民身份号码": good, "姓名": "测试人", "死亡日期": "2026-10-01",
+         "注销日期": "2026-10-05", "业务流水号": "GA-1", "状态": "正常"},
+        {"公民身份号码": bad, "姓名": "测试人", "死亡日期": "2026-10-01",
+         "注销日期": "2026-10-05", "业务流水号": "GA-2", "状态": "正常"},
+    ]  # fmt: skip
+    body = "\n".join(json.dumps(row, ensure_ascii=False) for row in rows).encode()
+    auth = _auth("department", "psb_deaths")
+
+    async def scenario(client: Client) -> list[tuple[int, dict[str, Any], str]]:
+        replies = [
+            await _post(client, "psb_deaths", body, "application/x-ndjson", **auth),
+            await _post(client, "psb_deaths", body, "application/octet-stream", **auth),
+        ]
+        return [(r.status, await r.json(), r.headers["X-Request-Id"]) for r in replies]
+
+    results = _serve(_settings(tmp_path, ww.env), scenario)
+    for status, reply, _ in results:  # declared JSON lines, then recognised by its first '{'
+        assert status == 200, reply
+        assert (reply["received"], reply["accepted"], reply["rejected"]) == (2, 1, 1)
+        (rejection,) = reply["rejections"]
+        assert rejection["line"] == 2
+        assert "公民身份号码" in rejection["reason"]
+        assert "check character" in rejection["reason"]
+    rejected = _rejected_sources(ww.env)
+    assert sorted(r["source"] for r in rejected) == sorted(f"http:{rid}" for _, _, rid in results)
+
+
+def test_callers_without_the_right_token_are_refused_and_audited(
+    stack_env: dict[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    body = (SAMPLES / "psb_deaths.csv").read_bytes()
+
+    async def scenario(client: Client) -> list[tuple[int, str]]:
+        attempts = [
+            _post(client, "psb_deaths", body),
+            _post(client, "psb_deaths", body, Authorization="Basic dXNlcjpwYXNz"),
+            _post(client, "psb_deaths", body, **_auth("department", "psb_deaths", "guessed")),
+            _post(client, "psb_deaths", body, Authorization="Bearer not-a-token"),
+            _post(client, "psb_deaths", body, **_auth("department", "health_deaths")),
+            _post(client, "psb_deaths", body, **_auth("auditor", "*")),
+            _post(client, "tax_office", body, **_auth("department", "psb_deaths")),
+        ]
+        replies = [await attempt for attempt in attempts]
+        return [(r.status, (await r.json())["error"]) for r in replies]
+
+    results = _serve(_settings(tmp_path, stack_env), scenario)
+    assert [status for status, _ in results] == [401, 401, 401, 401, 403, 403, 404]
+    assert "no token" in results[0][1]
+    assert results[2][1] == "bad signature"
+    assert results[3][1] == "malformed token"
+    assert "unknown feed 'tax_office'" in results[6][1]
+    audit = [r.getMessage() for r in caplog.records if r.name == "welfare_watch.audit"]
+    assert audit == [
+        "refused: role=department scope=health_deaths POST /api/ingest/psb_deaths",
+        "refused: role=auditor scope=* POST /api/ingest/psb_deaths",
+    ]
+    assert DEAD_PID not in caplog.text
+
+
+def test_a_body_that_is_not_a_table_or_too_large_is_refused_whole(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    auth = _auth("department", "psb_deaths")
+    wrong_header = b"\xe5\xa7\x93\xe5\x90\x8d,\xe6\x97\xa5\xe6\x9c\x9f\n" + b"a,b\n"
+    rows = (f"{PSB_HEADER}\n" + f"{DEAD_PID},杨德福,2025-11-02,2025-11-20,GA1,正常\n" * 10).encode()
+
+    async def chunked() -> AsyncIterator[bytes]:
+        for start in range(0, len(rows), 100):
+            yield rows[start : start + 100]
+
+    async def scenario(client: Client) -> list[tuple[int, str]]:
+        replies = [
+            await _post(client, "psb_deaths", b"PK\x03\x04\x14\x00\x06\x00", **auth),
+            await _post(client, "psb_deaths", b"\x00\x01\x02\x03binary", **auth),
+            await _post(client, "psb_deaths", wrong_header, **auth),
+            await _post(client, "psb_deaths", b"", **auth),
+            await _post(client, "psb_deaths", rows, **auth),
+            await _post(client, "psb_deaths", chunked(), **auth),
+        ]
+        return [(r.status, (await r.json())["error"]) for r in replies]
+
+    results = _serve(_settings(tmp_path, stack_env), scenario, max_body_bytes=500)
+    assert [status for status, _ in results] == [400, 400, 400, 400, 413, 413]
+    assert "zip or Excel" in results[0][1]
+    assert "binary" in results[1][1]
+    assert "missing columns 公民身份号码" in results[2][1]
+    assert "empty" in results[3][1]
+    assert "limit of 500 bytes" in results[4][1]
+    assert "limit of 500 bytes" in results[5][1]
+
+
+def test_probes_and_metrics_answer_for_operators(stack_env: dict[str, str], tmp_path: Path) -> None:
+    async def scenario(client: Client) -> list[tuple[int, str, str]]:
+        replies = [await client.get(path) for path in ("/healthz", "/readyz", "/metrics")]
+        return [(r.status, r.content_type, await r.text()) for r in replies]
+
+    healthz, readyz, metrics = _serve(_settings(tmp_path, stack_env), scenario)
+    assert healthz[:2] == (200, "application/json")
+    assert json.loads(healthz[2]) == {"status": "ok"}
+    assert readyz[0] == 200
+    assert json.loads(readyz[2]) == {"status": "ready"}
+    assert metrics[:2] == (200, "text/plain")
+    assert "# HELP welfare_watch_records_received" in metrics[2]
+
+
+def test_without_kafka_and_redis_it_is_alive_not_ready_and_ingest_says_why(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    kafka_address = f"127.0.0.1:{_free_port()}"
+    settings = _settings(
+        tmp_path, stack_env, kafka_bootstrap=kafka_address, redis_url="redis://127.0.0.1:1/0"
+    )
+    body = (SAMPLES / "psb_deaths.csv").read_bytes()
+
+    async def scenario(client: Client) -> list[tuple[int, dict[str, Any]]]:
+        replies = [
+            await client.get("/healthz"),
+            await client.get("/readyz"),
+            await _post(client, "psb_deaths", body, **_auth("department", "psb_deaths")),
+        ]
+        return [(r.status, await r.json()) for r in replies]
+
+    healthz, readyz, ingest = _serve(settings, scenario, ready_timeout=1.0)
+    assert healthz[0] == 200
+    assert readyz[0] == 503
+    assert set(readyz[1]["down"]) == {"kafka", "redis"}
+    assert kafka_address in readyz[1]["down"]["kafka"]
+    assert ingest[0] == 503
+    assert f"cannot reach Kafka at {kafka_address}" in ingest[1]["error"]

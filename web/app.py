@@ -1,0 +1,71 @@
+"""The web app's factory: shared state, routes, and the start and stop of its clients."""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from prometheus_client import REGISTRY as GLOBAL_REGISTRY
+from prometheus_client import CollectorRegistry
+
+from web import health, ingest
+from web.state import METRICS, OPTIONS, REDIS, REGISTRY, SECRET, SETTINGS, WebOptions
+from welfare_watch.metrics import Metrics
+from welfare_watch.settings import Settings
+from welfare_watch.tokens import secret_for
+
+log = logging.getLogger(__name__)
+
+# Metrics registered once per registry and process: a second app on the same registry shares
+# them instead of failing on duplicate names.
+_metrics: weakref.WeakKeyDictionary[CollectorRegistry, Metrics] = weakref.WeakKeyDictionary()
+
+
+def create_app(
+    settings: Settings,
+    metrics_registry: CollectorRegistry | None = None,
+    *,
+    metrics: Metrics | None = None,
+    options: WebOptions | None = None,
+) -> web.Application:
+    """The web app. `metrics_registry` defaults to prometheus_client's global registry.
+
+    Pass `metrics` (built on that registry) when the worker runs in the same process, so
+    both count on one set of metrics. Demo mode (no WW_SECRET_KEY) is announced here.
+    """
+    registry = metrics_registry or GLOBAL_REGISTRY
+    if metrics is None:
+        metrics = _metrics.get(registry) or _metrics.setdefault(registry, Metrics(registry))
+    app = web.Application()
+    app[SETTINGS] = settings
+    app[OPTIONS] = options or WebOptions()
+    app[SECRET] = secret_for(settings.env, log.warning)
+    app[METRICS] = metrics
+    app[REGISTRY] = registry
+    app.cleanup_ctx.append(_redis)
+    app.router.add_post("/api/ingest/{feed}", ingest.ingest)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", health.metrics)
+    return app
+
+
+def run_web(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Serve the web app until SIGINT or SIGTERM (`welfare-watch web`)."""
+    app = create_app(settings)
+    log.warning("web app listening on http://%s:%d", host, port)
+    # No access log: a request line can carry a query string, and a query could carry an ID.
+    web.run_app(app, host=host, port=port, print=None, access_log=None)
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    # Short timeouts: a probe must not hang on a Redis that does not answer.
+    client = aioredis.Redis.from_url(
+        app[SETTINGS].env.redis_url, socket_connect_timeout=2, socket_timeout=2
+    )
+    app[REDIS] = client
+    yield
+    await client.aclose()
