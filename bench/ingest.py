@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import re
 import subprocess
 import sys
@@ -46,12 +47,19 @@ def main() -> None:
     data = folder / "vehicles.csv"
     write_file(data, args.rows)
     size = data.stat().st_size / 2**20
+    env = dict(os.environ)
     if args.way == "cli":
         command = [WW, "ingest", "vehicles", str(data)]
-    else:
-        command = [sys.executable, "-m", "connectors.filedrop_bench", str(data)]
+    else:  # renamed into a fresh inbox; the connector takes it once stable (2 s by default)
+        env["WW_DATA_DIR"] = str(folder / "data")
+        inbox = folder / "data" / "inbox" / "vehicles"
+        inbox.mkdir(parents=True)
+        data = data.rename(inbox / data.name)
+        command = [WW, "connectors", "--drain"]
     started = time.monotonic()
-    done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True)
+    done = subprocess.run(
+        ["/usr/bin/time", "-v", *command], capture_output=True, text=True, env=env, check=False
+    )
     seconds = time.monotonic() - started
     if done.returncode != 0:
         sys.exit(done.stderr[-2000:])
