@@ -99,3 +99,64 @@ def test_one_file_four_ways_one_piece_of_evidence(ww: Cli, worker: Worker, tmp_p
     assert alert.type == "DECEASED_BENEFICIARY"
     assert [(e.feed, e.record_id) for e in alert.evidence] == [("psb_deaths", "GA2025112000317")]
     assert [h.action for h in alert.history] == ["opened"]  # the three repeats changed nothing
+
+
+FEEDS = sorted(p.stem for p in SAMPLES.glob("*.csv") if p.stem != "roster")
+
+
+def rows_of(feed: str) -> list[dict[str, str]]:
+    with (SAMPLES / f"{feed}.csv").open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_every_feed_sample_arrives_every_way(ww: Cli, tmp_path: Path) -> None:
+    from connectors.filedrop import drain
+    from connectors.raw import RawTopics
+    from tests.integration.test_raw_topics import drain as drain_raw
+    from tests.integration.test_raw_topics import settings_for
+
+    assert len(FEEDS) == 12
+    settings = settings_for(ww, tmp_path)
+    expected = {feed: len(rows_of(feed)) for feed in FEEDS}
+    # the file drop
+    for feed in FEEDS:
+        (tmp_path / "inbox" / feed).mkdir(parents=True, exist_ok=True)
+        shutil.copy(SAMPLES / f"{feed}.csv", tmp_path / "inbox" / feed / f"{feed}.csv")
+    reports = drain(settings, timeout=60)
+    assert {r.feed: (r.status, r.accepted, r.rejected) for r in reports} == {
+        f: ("done", n, 0) for f, n in expected.items()
+    }
+    # Kafka
+    producer = KafkaProducer(bootstrap_servers=ww.env["WW_KAFKA_BOOTSTRAP"])
+    for feed in FEEDS:
+        for row in rows_of(feed):
+            producer.send(names.raw_topic(feed), json.dumps(row, ensure_ascii=False).encode())
+    producer.flush()
+    producer.close()
+    raw = RawTopics(settings)
+    try:
+        results = drain_raw(raw, expected=sum(expected.values()))
+    finally:
+        raw.close()
+    by_feed: dict[str, tuple[int, int]] = {}
+    for result in results:
+        accepted, rejected = by_feed.get(result.feed, (0, 0))
+        by_feed[result.feed] = (accepted + result.accepted, rejected + result.rejected)
+    assert by_feed == {f: (n, 0) for f, n in expected.items()}
+    # HTTP, each as its own department
+    env = {**ww.env, "WW_DATA_DIR": str(tmp_path), "WW_SECRET_KEY": "every-feed-test"}
+    port = free_port()
+    web = subprocess.Popen([WW, "web", "--port", str(port)], env=env)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+        for feed in FEEDS:
+            token = subprocess.run(
+                [WW, "token", "issue", "--role", "department", "--scope", feed],
+                env=env, capture_output=True, text=True, timeout=60, check=True,
+            ).stdout.strip()  # fmt: skip
+            body = (SAMPLES / f"{feed}.csv").read_bytes()
+            reply = post(f"http://127.0.0.1:{port}/api/ingest/{feed}", token, body)
+            assert (reply["accepted"], reply["rejected"]) == (expected[feed], 0), feed
+    finally:
+        web.terminate()
+        web.wait(timeout=30)
