@@ -36,7 +36,10 @@ demo: setup
 
 # Stops the demo's worker and the embedded stack.
 stop:
-	@if [ -f $(WW_DATA_DIR)/worker.pid ]; then kill $$(cat $(WW_DATA_DIR)/worker.pid) 2>/dev/null || true; rm -f $(WW_DATA_DIR)/worker.pid; fi
+	@if [ -f $(WW_DATA_DIR)/worker.pid ]; then \
+	  pid=$$(cat $(WW_DATA_DIR)/worker.pid); kill $$pid 2>/dev/null || true; \
+	  for i in $$(seq 60); do ps -o stat= -p $$pid 2>/dev/null | grep -qv '^Z' || break; sleep 0.5; done; \
+	  rm -f $(WW_DATA_DIR)/worker.pid; fi
 	@$(WW) stack down
 
 clean: stop

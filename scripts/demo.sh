@@ -13,9 +13,10 @@ if [ -f "$data/worker.pid" ] && kill -0 "$(cat "$data/worker.pid")" 2>/dev/null;
 fi
 $ww reset --yes
 mkdir -p "$data"
-nohup $ww worker > "$data/worker.log" 2>&1 &
+# worker + connectors (file drop, dept.*.raw) + web app, as one process group
+nohup $ww run --port 8080 > "$data/run.log" 2>&1 &
 echo $! > "$data/worker.pid"
-echo "worker started (pid $(cat "$data/worker.pid"), log $data/worker.log)"
+echo "welfare-watch run started (pid $(cat "$data/worker.pid"), log $data/run.log)"
 
 $ww roster load $samples/roster.csv
 for feed in psb_deaths health_deaths cremations hukou_moves prison vehicles real_estate \
@@ -29,10 +30,14 @@ $ww wait --timeout 120
 $ww scan
 $ww wait --timeout 120
 $ww alerts list
+token=$($ww token issue --role department --scope prison 2>/dev/null)
 cat <<TXT
 
-The worker keeps running: try another file, e.g.
-  $ww ingest prison $samples/prison.csv && $ww wait && $ww alerts list
+Worker, connectors and web app keep running. Other ways in for a department's file:
+  file drop: cp $samples/prison.csv $data/inbox/prison/  (moved to done/ with a report)
+  HTTP:      curl -s -H "Authorization: Bearer $token" --data-binary @$samples/prison.csv http://127.0.0.1:8080/api/ingest/prison
+  Kafka:     JSON records with the feed's column names on dept.prison.raw
+Metrics: http://127.0.0.1:8080/metrics   Health: http://127.0.0.1:8080/readyz
 Export every alert as JSON lines:  $ww alerts export
 Check them against the expected:   $ww evaluate --expected $samples/expected_alerts.jsonl
 Pre-approval check of applicants:  $ww check --program tekun 210105195203140118
