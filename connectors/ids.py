@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import unicodedata
 
 from stdnum.cn import ric
@@ -77,3 +78,11 @@ def mask_id(person_id: str) -> str:
     if len(person_id) <= 10:
         return "*" * len(person_id)
     return person_id[:6] + "*" * (len(person_id) - 10) + person_id[-4:]
+
+
+_ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+
+
+def redact(text: str) -> str:
+    """Any ID number inside free text (an exception's message) masked, for a log line."""
+    return _ID_LIKE.sub(lambda m: mask_id(m.group(0)), text)

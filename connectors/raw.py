@@ -16,6 +16,7 @@ from typing import Any
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
+from connectors.ids import redact
 from connectors.parse import Rejection, parse_message
 from connectors.sink import DeliveryResult, DeliverySink
 from welfare_watch import kafka, names
@@ -96,7 +97,7 @@ class RawTopics:
                     log.info("%s: received %d, accepted %d, rejected %d", result.source,
                              result.received, result.accepted, result.rejected)  # fmt: skip
             except (KafkaError, WelfareWatchError) as exc:
-                log.error("raw topics: %s; retrying", exc)
+                log.error("raw topics: %s; retrying", redact(str(exc)))
                 stop.wait(2.0)
 
     def close(self) -> None:

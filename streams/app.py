@@ -12,6 +12,7 @@ import faust
 import redis.asyncio as aioredis
 
 from alerts.model import Alert
+from connectors.ids import redact
 from streams.batch import BatchProcessor, Message, Rejected
 from streams.store import PersonStore
 from welfare_watch import names
@@ -100,7 +101,7 @@ async def _until_done(processor: BatchProcessor, messages: list[Message]) -> Non
                 "batch of %d failed (%s: %s); retrying in %.1fs",
                 len(messages),
                 type(exc).__name__,
-                exc,
+                redact(str(exc)),
                 backoff,
             )
             await asyncio.sleep(backoff)

@@ -276,6 +276,7 @@ def evaluate_cmd(
     """Compare current alerts with expected ones: per type, found / missed / unexpected."""
     from alerts.expected import compare, read_expected
     from alerts.query import all_alerts
+    from connectors.ids import mask_id
 
     if not expected.is_file():
         raise WelfareWatchError(f"no such file: {expected}")
@@ -285,7 +286,8 @@ def evaluate_cmd(
         table.add_row(type_, *(str(n) for n in row))
     out.print(table)
     for item, wrong in result.wrong[:20]:
-        out.print(f"  {item['type']} {item['person_id']}: {'; '.join(wrong)}", highlight=False)
+        who = mask_id(item["person_id"])
+        out.print(f"  {item['type']} {who}: {'; '.join(wrong)}", highlight=False)
     verdict = "exact" if result.exact else "NOT exact"
     out.print(
         f"{sum(result.found.values())} found, {len(result.missed)} missed, "

@@ -94,3 +94,10 @@ def test_birth_date(number: str, born: dt.date) -> None:
 )
 def test_mask_id_hides_birth_date_and_sequence(number: str, masked: str) -> None:
     assert mask_id(number) == masked
+
+
+def test_redact_masks_id_numbers_inside_free_text() -> None:
+    from connectors.ids import redact
+
+    text = "KeyError: '210105195203140118' and 21010519520314011x; order 12345"
+    assert redact(text) == "KeyError: '210105********0118' and 210105********011x; order 12345"
