@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from welfare_watch.models import Enrollment, Fact, FactKind, RosterChange
 
@@ -23,20 +24,23 @@ class PersonState:
     def active_enrollments(self) -> tuple[Enrollment, ...]:
         return tuple(e for e in self.enrollments if e.active)
 
-    @property
+    @cached_property
     def revoked(self) -> frozenset[str]:
         """Identities of records withdrawn by a later revocation."""
         return frozenset(f.revoked_identity for f in self.facts.values() if f.revokes)
 
+    @cached_property
+    def _standing(self) -> dict[str, tuple[Fact, ...]]:
+        by_kind: dict[str, list[Fact]] = {}
+        revoked = self.revoked
+        for fact in self.facts.values():
+            if not fact.revokes and fact.identity not in revoked:
+                by_kind.setdefault(fact.kind, []).append(fact)
+        return {kind: tuple(sorted(found, key=_chronological)) for kind, found in by_kind.items()}
+
     def standing(self, kind: FactKind) -> list[Fact]:
         """Facts of one kind that are neither revocations nor revoked, oldest first."""
-        revoked = self.revoked
-        found = [
-            f
-            for f in self.facts.values()
-            if f.kind == kind and not f.revokes and f.identity not in revoked
-        ]
-        return sorted(found, key=_chronological)
+        return list(self._standing.get(kind, ()))
 
 
 def _chronological(fact: Fact) -> tuple[dt.date, dt.datetime, str]:
