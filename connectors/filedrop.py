@@ -92,6 +92,14 @@ def _dropped(folder: Path) -> Iterator[Path]:
             yield path
 
 
+def waiting_files(settings: Settings) -> dict[str, int]:
+    """How many files each configured feed's inbox holds that the connector will take."""
+    counts = {
+        feed: sum(1 for _ in _dropped(inbox_folder(settings, feed))) for feed in settings.feeds
+    }
+    return {feed: n for feed, n in sorted(counts.items()) if n}
+
+
 # --- The connector -----------------------------------------------------------------------------
 
 

@@ -198,21 +198,34 @@ def ingest(
     )
 
 
-@app.command()
+_WAIT_HELP = (
+    "Return once everything sent so far has been processed; exit 1 on timeout.\n\n"
+    "Waits until no file is left in an inbox folder ($WW_DATA_DIR/inbox/FEED/), the connectors "
+    "have taken every record on dept.*.raw, the worker has no message left (facts, roster "
+    "changes, re-checks, a requested scan) and nobody of a delivery is pending evaluation.\n\n"
+    "A file in an inbox or a record on dept.*.raw waits for `welfare-watch connectors`: when "
+    "they are not running, wait waits until the timeout, then names what is still outstanding."
+)
+
+
+@app.command(help=_WAIT_HELP)
 def wait(
     timeout: Annotated[float, typer.Option(help="seconds before giving up")] = 120.0,
 ) -> None:
-    """Return once everything sent so far has been processed (no consumer lag)."""
+    """Loop on `progress.outstanding` until nothing is left or the timeout passes."""
+    from welfare_watch.progress import outstanding
+
     settings = _settings()
     deadline = time.monotonic() + timeout
     while True:
-        remaining = kafka.lag(settings.env.kafka_bootstrap, names.WORKER_GROUP, names.WORKER_INPUTS)
-        if remaining == 0:
-            out.print("caught up: no messages waiting")
+        left = outstanding(settings)
+        if left.total == 0:
+            out.print("caught up: nothing outstanding")
             return
         if time.monotonic() > deadline:
             err.print(
-                f"welfare-watch: timed out after {timeout:.0f}s with {remaining} messages waiting"
+                f"welfare-watch: timed out after {timeout:.0f}s; still outstanding: "
+                f"{left.describe()}"
             )
             raise typer.Exit(1)
         time.sleep(0.25)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -79,11 +80,14 @@ def partitions(bootstrap: str, topic: str) -> list[int]:
         consumer.close()
 
 
-def lag(bootstrap: str, group: str, topics: Iterable[str]) -> int:
-    """Messages in `topics` that consumer group `group` has not yet committed."""
+def lag(bootstrap: str, group: str, topics: Iterable[str] | re.Pattern[str]) -> int:
+    """Messages in `topics` that consumer group `group` has not yet committed.
+
+    `topics` is either names (those that do not exist are skipped) or a pattern that picks
+    every existing topic whose name it matches, as a consumer subscribed to it would.
+    """
     with admin(bootstrap) as client:
-        existing = set(client.list_topics())
-        wanted = [t for t in topics if t in existing]
+        wanted = _existing(client.list_topics(), topics)
         if not wanted:
             return 0
         try:
@@ -95,15 +99,24 @@ def lag(bootstrap: str, group: str, topics: Iterable[str]) -> int:
         partitions = [
             TopicPartition(t, p) for t in wanted for p in (consumer.partitions_for_topic(t) or ())
         ]
+        starts = consumer.beginning_offsets(partitions)
         ends = consumer.end_offsets(partitions)
     finally:
         consumer.close()
     total = 0
     for tp, end in ends.items():
         meta = committed.get(tp)
-        done = meta.offset if meta is not None and meta.offset >= 0 else 0
+        # What retention deleted before anyone read it will never be read: not waited for.
+        done = max(meta.offset if meta is not None else 0, starts.get(tp, 0))
         total += max(0, end - done)
     return total
+
+
+def _existing(existing: Iterable[str], topics: Iterable[str] | re.Pattern[str]) -> list[str]:
+    present = set(existing)
+    if isinstance(topics, re.Pattern):
+        return sorted(t for t in present if topics.match(t))
+    return [t for t in topics if t in present]
 
 
 def owned_topics(all_topics: Iterable[str]) -> list[str]:
