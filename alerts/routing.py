@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from streams.rules.finding import Subject
-from welfare_watch.names import supervisor_queue
-from welfare_watch.settings import Routing
+from welfare_watch.settings import Policy
+from welfare_watch.tokens import reader
 
 
-def route(subject: Subject, to_supervisor: bool, routing: Routing) -> str:
-    """Never nowhere: no caseworker, or one the configuration does not know, means the
-    district supervisor."""
+def route(subject: Subject, to_supervisor: bool, policy: Policy) -> str:
+    """Never nowhere, and never where no token reads: no caseworker, or one the configuration
+    does not know (or no caseworker token could name), means the district supervisor; a
+    district that is not configured means the city's supervisor."""
     caseworker = subject.caseworker_id
-    known = routing.caseworkers
-    if to_supervisor or not caseworker or (known is not None and caseworker not in known):
-        return supervisor_queue(subject.district_code)
-    return caseworker
+    if not to_supervisor and reader(caseworker, policy) == ("caseworker", caseworker):
+        return caseworker
+    return policy.city.supervisor_queue(subject.district_code)

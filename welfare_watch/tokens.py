@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from welfare_watch.errors import ConfigError, WelfareWatchError
-from welfare_watch.settings import Environment, Settings
+from welfare_watch.names import supervisor_queue
+from welfare_watch.settings import Environment, Policy, Settings
 
 Role = Literal["caseworker", "supervisor", "auditor", "department"]
 ROLES: tuple[Role, ...] = get_args(Role)
 ALL = "*"  # the auditor's scope: everything, read-only
 DEMO_SECRET = "demo-secret"  # file name under WW_DATA_DIR when WW_SECRET_KEY is not set
+_SUPERVISOR_QUEUES = supervisor_queue("")  # what every supervisor queue begins with
 
 _logger = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ class Claims:
     """Who a verified token speaks for, and until when."""
 
     role: Role
-    scope: str  # a caseworker id, a district code, a feed name, or "*" (auditors)
+    scope: str  # a caseworker id, a district or the city code, a feed name, or "*" (auditors)
     expires_at: dt.datetime
 
     def allows(self, role: Role, scope: str) -> bool:
@@ -118,14 +120,50 @@ def issue_command(
     if checked == "department" and scope not in settings.feeds:
         known = ", ".join(sorted(settings.feeds))
         raise TokenError(f"a department token's scope is a feed; {scope!r} is not one of: {known}")
-    districts = settings.policy.city.districts
-    if checked == "supervisor" and scope not in districts:
-        raise TokenError(
-            f"a supervisor token's scope is a district code; {scope!r} is not one of: "
-            + ", ".join(sorted(districts))
-        )
+    refusal = _staff_refusal(checked, scope, settings.policy)
+    if refusal is not None:
+        raise TokenError(refusal)
     secret = secret_for(settings.env, log)
     return issue(checked, scope, days, secret, now or dt.datetime.now(dt.UTC))
+
+
+def reader(queue: str, policy: Policy) -> tuple[Role, str] | None:
+    """The role and scope of the token `token issue` gives the person who works `queue`, or
+    None if it would give none: routing never sends an alert to such a queue. (An auditor's
+    token reads every queue, but an auditor does not act on alerts.)"""
+    if queue.startswith(_SUPERVISOR_QUEUES):
+        district = queue.removeprefix(_SUPERVISOR_QUEUES)
+        if district in policy.city.supervisor_scopes:
+            return "supervisor", district
+        return None
+    if _staff_refusal("caseworker", queue, policy) is None:
+        return "caseworker", queue
+    return None
+
+
+def readable(queue: str, policy: Policy) -> bool:
+    """Whether a caseworker's or supervisor's token can be issued that reads `queue`."""
+    return reader(queue, policy) is not None
+
+
+def _staff_refusal(role: Role, scope: str, policy: Policy) -> str | None:
+    """Why `token issue` refuses this caseworker or supervisor scope, or None if it does not."""
+    city = policy.city
+    if role == "supervisor" and scope not in city.supervisor_scopes:
+        return (
+            f"a supervisor token's scope is a district code or the city's ({city.code}); "
+            f"{scope!r} is not one of: " + ", ".join(sorted(city.supervisor_scopes))
+        )
+    if role != "caseworker":
+        return None
+    if not scope or scope != scope.strip() or scope == ALL:
+        return f"{scope!r} is not a caseworker id"
+    if scope.startswith(_SUPERVISOR_QUEUES):
+        return f"a caseworker id cannot begin with {_SUPERVISOR_QUEUES!r}: supervisor queues do"
+    known = policy.routing.caseworkers
+    if known is not None and scope not in known:
+        return f"caseworker {scope!r} is not listed in the configuration ([routing] caseworkers)"
+    return None
 
 
 def _role(role: str) -> Role:

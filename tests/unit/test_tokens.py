@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from welfare_watch.errors import ConfigError
-from welfare_watch.settings import Environment, Settings
+from welfare_watch.settings import Environment, Routing, Settings
 from welfare_watch.tokens import (
     DEMO_SECRET,
     Claims,
@@ -139,12 +139,41 @@ def test_issue_command_checks_the_scope_against_the_configuration(tmp_path: Path
     assert verify(token, b"test-secret", NOW).scope == "psb_deaths"
     with pytest.raises(TokenError, match="'tax_office' is not one of: cremations"):
         issue_command(settings, "department", "tax_office", 3, now=NOW)
-    with pytest.raises(TokenError, match="'999999' is not one of: 210102"):
+    with pytest.raises(
+        TokenError, match=r"city's \(210100\); '999999' is not one of: 210100, 210102"
+    ):
         issue_command(settings, "supervisor", "999999", 3, now=NOW)
     with pytest.raises(TokenError, match="needs a scope"):
         issue_command(settings, "caseworker", "", 3, now=NOW)
     with pytest.raises(TokenError, match="must be"):
         issue_command(settings, "auditor", "210105", 3, now=NOW)
+
+
+def test_the_city_bureau_gets_a_supervisor_token_for_the_city_code(tmp_path: Path) -> None:
+    """The city queue (alerts.md, "The city queue") must have a reader: scope 210100."""
+    token = issue_command(_settings(tmp_path), "supervisor", "210100", 3, now=NOW)
+    assert verify(token, b"test-secret", NOW) == Claims(
+        "supervisor", "210100", NOW + dt.timedelta(days=3)
+    )
+
+
+@pytest.mark.parametrize(
+    ("caseworkers", "scope", "complaint"),
+    [
+        (None, "supervisor-210105", "cannot begin with 'supervisor-'"),
+        (["cw-210105-01"], "cw-gone-99", r"'cw-gone-99' is not listed .*\[routing\] caseworkers"),
+    ],
+)
+def test_issue_command_refuses_a_caseworker_whose_queue_routing_never_fills(
+    tmp_path: Path, caseworkers: list[str] | None, scope: str, complaint: str
+) -> None:
+    settings = _settings(tmp_path)
+    routing = Routing(caseworkers=None if caseworkers is None else frozenset(caseworkers))
+    settings = Settings(settings.env, settings.policy.model_copy(update={"routing": routing}))
+    with pytest.raises(TokenError, match=complaint):
+        issue_command(settings, "caseworker", scope, 3, now=NOW)
+    if caseworkers:
+        issue_command(settings, "caseworker", caseworkers[0], 3, now=NOW)
 
 
 def test_the_configured_secret_is_used_and_no_demo_secret_is_made(tmp_path: Path) -> None:
