@@ -56,6 +56,8 @@ def read_text(spec: FieldSpec, column: str, text: str, today: dt.date) -> str:
             return parse_region(text, column)
         case "word":
             return read_word(spec, column, text)
+        case "program":
+            return read_program(spec, column, text)
         case _:
             return text
 
@@ -100,3 +102,11 @@ def read_word(spec: FieldSpec, column: str, text: str) -> str:
     if spec.otherwise is not None:
         return spec.otherwise
     raise BadValue(f"{column} {text!r} is not one of {', '.join(spec.words)}")
+
+
+def read_program(spec: FieldSpec, column: str, text: str) -> str:
+    """A program code, one of the policy's: an unknown code would match no enrollment."""
+    code = unicodedata.normalize("NFKC", text)
+    if code in spec.codes:
+        return code
+    raise BadValue(f'{column} "{text}" is not a program; known: {", ".join(spec.codes)}')

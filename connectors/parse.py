@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
 from connectors.errors import BadRecord, BadValue
 from connectors.feedspec import EVENT_DATE, NAME, PERSON_ID, RECORD_ID, FeedSpec, FieldSpec
@@ -26,22 +26,44 @@ __all__ = [
     "parse_message",
     "read_records",
     "record_hash",
+    "rejection_id",
 ]
 
 RECORD_HASH_CHARS = 20
 
 
 class Rejection(BaseModel):
-    """A record that could not be understood, for dept.rejected: what arrived and why not."""
+    """A record that could not be understood, for dept.rejected: what arrived, from where, and
+    why not. Connectors and the worker both send this one shape."""
 
     model_config = ConfigDict(frozen=True)
 
-    feed: str
-    source: str = ""
+    feed: str | None  # None when nothing names one (a worker input that cannot be read)
+    source: str  # the topic, file or request it came in: kafka:…, file:…, http:…, roster.changes/…
     line: int | None = None
-    record: dict[str, str]
+    record: dict[str, str]  # as it arrived; a message that is no table row as {"message": text}
     reason: str
     received_at: dt.datetime | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def rejection_id(self) -> str:
+        return rejection_id(self.feed, self.record)
+
+    def as_json(self, at: dt.datetime) -> bytes:
+        """The dept.rejected message, `at` being when it was rejected."""
+        body = self.model_dump(mode="json", exclude={"rejection_id"})
+        message = {"rejection_id": self.rejection_id, **body, "rejected_at": at.isoformat()}
+        return json.dumps(message, ensure_ascii=False).encode()
+
+
+def rejection_id(feed: str | None, record: Mapping[str, str]) -> str:
+    """The same bad record of a feed, the same id, whichever way and whenever it came in: so
+    neither source, line nor time is part of it."""
+    text = json.dumps(
+        [feed, dict(record)], ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:RECORD_HASH_CHARS]
 
 
 def parse_feed(

@@ -72,8 +72,16 @@ def test_raw_records_become_facts_and_alerts(ww: Cli, worker: Worker, tmp_path: 
         auto_offset_reset="earliest",
         consumer_timeout_ms=5000,
     )
-    reasons = sorted(json.loads(m.value)["reason"] for m in consumer)
+    rejected = [json.loads(m.value) for m in consumer]
     consumer.close()
+    reasons = sorted(r["reason"] for r in rejected)
     assert len(reasons) == 2
+    rejected_by_feed = {r["feed"]: r for r in rejected}
+    assert rejected_by_feed["psb_deaths"]["source"].startswith("kafka:dept.psb_deaths.raw/")
+    assert rejected_by_feed["psb_deaths"]["record"] == bad
+    assert rejected_by_feed["nobody_configured"]["source"].startswith(
+        "kafka:dept.nobody_configured.raw/"
+    )
+    assert all(len(r["rejection_id"]) == 20 for r in rejected)
     assert "check character" in reasons[1] or "check character" in reasons[0]
     assert any("no feed named 'nobody_configured'" in r for r in reasons)
