@@ -9,13 +9,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from welfare_watch.models import Fact
+from welfare_watch.models import Fact, FactKind
 
 AlertStatus = Literal["open", "acknowledged", "resolved", "dismissed", "withdrawn"]
 Trigger = Literal["event", "enrollment", "payment", "scan"]
-Condition = Literal["holds", "ended", "outranked"]
+Condition = Literal["holds", "ended", "outranked", "refuted"]
 
 OPEN_STATUSES: frozenset[str] = frozenset({"open", "acknowledged"})
+# Evidence that shows money went out, not why it should not have: an alert never rests on it.
+NOT_GROUNDS: frozenset[str] = frozenset({"payment"})
 
 
 def alert_id_for(key: tuple[str, ...]) -> str:
@@ -27,6 +29,7 @@ def alert_id_for(key: tuple[str, ...]) -> str:
 class Evidence(BaseModel):
     feed: str
     record_id: str
+    kind: FactKind | None = None  # None: stored before kinds were recorded (counts as grounds)
     fact: str
     event_date: dt.date | None
     received_at: dt.datetime
@@ -36,11 +39,18 @@ class Evidence(BaseModel):
     def identity(self) -> str:
         return f"{self.feed}:{self.record_id}"
 
+    @property
+    def is_grounds(self) -> bool:
+        """Whether the alert rests on this record (a death, prison, move, asset…), so that
+        its revocation can take the alert away; a payment is never grounds."""
+        return self.kind not in NOT_GROUNDS
+
     @classmethod
     def of(cls, fact: Fact) -> Evidence:
         return cls(
             feed=fact.feed,
             record_id=fact.record_id,
+            kind=fact.kind,
             fact=describe(fact),
             event_date=fact.event_date,
             received_at=fact.received_at,
@@ -95,6 +105,7 @@ class Alert(BaseModel):
     event_time: dt.date | None
     ingested_at: dt.datetime
     detected_at: dt.datetime
+    as_of: dt.date | None = None  # the date the rules judged when it was raised ("today")
     updated_at: dt.datetime
     due_by: dt.datetime
     status: AlertStatus
@@ -109,3 +120,7 @@ class Alert(BaseModel):
 
     def evidence_ids(self) -> set[str]:
         return {e.identity for e in self.evidence}
+
+    def grounds_ids(self) -> set[str]:
+        """The records the alert rests on (evidence other than payments)."""
+        return {e.identity for e in self.evidence if e.is_grounds}

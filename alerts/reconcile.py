@@ -25,26 +25,35 @@ def reconcile(
     now: dt.datetime,
     trigger: Trigger,
     policy: Policy,
+    as_of: dt.date | None = None,
+    refuted: Mapping[str, str] | None = None,
 ) -> list[Alert]:
-    """The alerts to write so that the stored alerts agree with the findings."""
+    """The alerts to write so that the stored alerts agree with the findings.
+
+    `as_of` is the date the rules judged (recorded on new alerts); `refuted` names alerts
+    whose absence a late record disproves (alert id -> why), withdrawn if their finding is gone.
+    """
     current: dict[str, Finding] = {}
     for finding in findings:
         current.setdefault(alert_id_for(finding.key), finding)
     changed: list[Alert] = []
     for alert_id, finding in current.items():
         alert = existing.get(alert_id)
-        if finding.suppressed_by is not None:
+        if finding.withheld is not None:
+            update = None  # the rule cannot conclude now: leave things as they are
+        elif finding.suppressed_by is not None:
             update = _outranked(alert, finding, now) if alert else None
         elif alert is None:
             opens = trigger == "scan" or not finding.scheduled
-            update = _open(alert_id, finding, now, trigger, policy) if opens else None
+            update = _open(alert_id, finding, now, trigger, policy, as_of) if opens else None
         else:
-            update = _refresh(alert, finding, now, trigger, policy)
+            update = _refresh(alert, finding, now, trigger, policy, as_of)
         if update is not None:
             changed.append(update)
     for alert_id, alert in existing.items():
         if alert_id not in current:
-            update = _condition_gone(alert, revoked, now)
+            refutation = (refuted or {}).get(alert_id)
+            update = _condition_gone(alert, revoked, now, refutation)
             if update is not None:
                 changed.append(update)
     return changed
@@ -64,7 +73,12 @@ def _due(finding: Finding, now: dt.datetime, policy: Policy) -> dt.datetime:
 
 
 def _open(
-    alert_id: str, finding: Finding, now: dt.datetime, trigger: Trigger, policy: Policy
+    alert_id: str,
+    finding: Finding,
+    now: dt.datetime,
+    trigger: Trigger,
+    policy: Policy,
+    as_of: dt.date | None,
 ) -> Alert:
     subject = finding.subject
     evidence = _evidence(finding)
@@ -80,7 +94,7 @@ def _open(
         household_id=subject.household_id,
         district_code=subject.district_code,
         community=subject.community,
-        queue=route(subject, finding.to_supervisor, policy.routing),
+        queue=route(subject, finding.to_supervisor, policy),
         confidence=finding.confidence,
         recommended_action=finding.recommended_action,
         reason=finding.reason,
@@ -90,6 +104,7 @@ def _open(
         event_time=finding.event_time,
         ingested_at=_ingested(evidence, now),
         detected_at=now,
+        as_of=as_of,
         updated_at=now,
         due_by=_due(finding, now, policy),
         status="open",
@@ -128,7 +143,12 @@ def _differences(alert: Alert, finding: Finding, evidence: list[Evidence]) -> li
 
 
 def _refresh(
-    alert: Alert, finding: Finding, now: dt.datetime, trigger: Trigger, policy: Policy
+    alert: Alert,
+    finding: Finding,
+    now: dt.datetime,
+    trigger: Trigger,
+    policy: Policy,
+    as_of: dt.date | None,
 ) -> Alert | None:
     evidence = _evidence(finding)
     notes = _differences(alert, finding, evidence)
@@ -159,6 +179,7 @@ def _refresh(
         fields |= {
             "status": "open",
             "due_by": _due(finding, now, policy),
+            "as_of": as_of,
         }
     return _changed(alert, now, action, "; ".join(notes), **fields)
 
@@ -170,13 +191,19 @@ def _outranked(alert: Alert, finding: Finding, now: dt.datetime) -> Alert | None
     return _changed(alert, now, "annotated", why, condition="outranked")
 
 
-def _condition_gone(alert: Alert, revoked: frozenset[str], now: dt.datetime) -> Alert | None:
-    evidence = alert.evidence_ids()
-    all_revoked = bool(evidence) and evidence <= revoked  # roster-only alerts have none
+def _condition_gone(
+    alert: Alert, revoked: frozenset[str], now: dt.datetime, refutation: str | None
+) -> Alert | None:
+    grounds = alert.grounds_ids()
+    all_revoked = bool(grounds) and grounds <= revoked  # roster-only alerts have none
     if alert.is_open:
         if all_revoked:
-            why = "its evidence was revoked: " + ", ".join(sorted(alert.evidence_ids()))
+            why = "the records it rested on were revoked: " + ", ".join(sorted(grounds))
             return _changed(alert, now, "withdrawn", why, status="withdrawn")
+        if refutation is not None:
+            return _changed(
+                alert, now, "withdrawn", refutation, status="withdrawn", condition="refuted"
+            )
         if alert.condition == "holds":
             why = (
                 "the condition no longer holds; the period before may still have been paid wrongly"

@@ -5,10 +5,15 @@ Evaluated record by record, the first record alone would raise an alert that the
 So a connector tags every fact with its delivery id and, once all of them are on Kafka, puts an
 end marker on every partition; the worker saves the facts as they come and evaluates the people
 they touch when it reaches the marker in their partition (after all their records of it).
+
+A delivery whose sender died before its marker is ended on its behalf by the worker
+(streams.abandoned) once it has been quiet for a configured time; such a marker says so, and
+does not count as the feed having completed a delivery.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
@@ -30,6 +35,9 @@ class DeliveryEnd:
     delivery: str
     partition: int
     payment: bool  # payments trigger as `payment`, other facts as `event`
+    feed: str = ""  # the feed it completes ("" from an older connector)
+    at: dt.datetime | None = None  # when the connector completed it
+    abandoned: bool = False  # ended by the worker because its sender went quiet
 
     @staticmethod
     def is_marker(value: bytes) -> bool:
@@ -38,13 +46,32 @@ class DeliveryEnd:
     @classmethod
     def decode(cls, value: bytes, partition: int) -> DeliveryEnd:
         body = json.loads(value)
-        return cls(str(body["delivery_end"]), partition, bool(body.get("payment", False)))
+        at = dt.datetime.fromisoformat(body["at"]) if body.get("at") else None
+        return cls(
+            str(body["delivery_end"]),
+            partition,
+            bool(body.get("payment", False)),
+            str(body.get("feed", "")),
+            at,
+            bool(body.get("abandoned", False)),
+        )
 
 
-def end_delivery(producer: Any, bootstrap: str, delivery: str, payment: bool) -> None:
+def marker(delivery: str, payment: bool, feed: str, *, abandoned: bool = False) -> bytes:
+    body = {
+        "delivery_end": delivery,
+        "payment": payment,
+        "feed": feed,
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+        "abandoned": abandoned,
+    }
+    return json.dumps(body).encode()
+
+
+def end_delivery(producer: Any, bootstrap: str, delivery: str, payment: bool, feed: str) -> None:
     """Mark the end of a delivery on every partition, after everything before it is on Kafka."""
     producer.flush()
-    marker = json.dumps({"delivery_end": delivery, "payment": payment}).encode()
+    value = marker(delivery, payment, feed)
     for partition in kafka.partitions(bootstrap, names.FACTS):
-        producer.send(names.FACTS, value=marker, partition=partition)
+        producer.send(names.FACTS, value=value, partition=partition)
     producer.flush()

@@ -8,17 +8,29 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from welfare_watch.errors import ConfigError
 from welfare_watch.models import FactKind
-from welfare_watch.settings import CONFIG_DIR
+from welfare_watch.settings import CONFIG_DIR, load_policy
 
 FEEDS_FILE = CONFIG_DIR / "feeds.toml"
 
-FieldType = Literal["id", "name", "text", "date", "datetime", "month", "decimal", "region", "word"]
+FieldType = Literal[
+    "id", "name", "text", "date", "datetime", "month", "decimal", "region", "word", "program"
+]
 # Canonical Fact fields; every other field name becomes a key of Fact.attrs.
 PERSON_ID, NAME, EVENT_DATE, RECORD_ID = "person_id", "name", "event_date", "record_id"
+PROGRAMS = "programs"  # validation context: the policy's program codes, for type "program"
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"  # a feed's name, and a field's
 _EVENT_DATE_TYPES = frozenset({"date", "datetime", "month"})
 
 
@@ -29,12 +41,25 @@ class _Strict(BaseModel):
 class FieldSpec(_Strict):
     """Where one column's value goes and how it is read."""
 
-    field: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    field: str = Field(pattern=NAME_PATTERN)
     type: FieldType = "text"
     required: bool = True  # the column must be in the header and the value non-empty
     words: dict[str, str] = Field(default_factory=dict)  # type "word": department word -> ours
     otherwise: str | None = None  # type "word": value for an unlisted word; unset = reject
     empty_words: list[str] = Field(default_factory=list)  # values that mean "no value" (无)
+    # type "program": the codes a value may be, sorted. load_feeds fills them in from the
+    # policy's [programs], so a program added there is known to every feed at once.
+    codes: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _program_codes(cls, data: Any, info: ValidationInfo) -> Any:
+        programs = (info.context or {}).get(PROGRAMS)
+        if programs is None or not isinstance(data, dict):
+            return data
+        if "codes" in data:
+            raise ValueError("'codes' is not a feed key: program codes come from [programs]")
+        return {**data, "codes": programs} if data.get("type") == "program" else data
 
     @model_validator(mode="after")
     def _words_for_word_type(self) -> FieldSpec:
@@ -44,19 +69,26 @@ class FieldSpec(_Strict):
             raise ValueError(
                 f"'words' and 'otherwise' apply only to type 'word', not {self.type!r}"
             )
+        if self.type == "program" and not self.codes:
+            raise ValueError("a field of type 'program' needs the policy's program codes")
+        if self.type != "program" and self.codes:
+            raise ValueError(f"'codes' apply only to type 'program', not {self.type!r}")
         return self
 
 
 class FeedSpec(_Strict):
     """One department feed: enough to turn any of its records into a Fact."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(pattern=NAME_PATTERN)
     department: str = Field(min_length=1)
     fact: FactKind
     encoding: str = "auto"  # "auto": UTF-8 with or without BOM, else GB18030
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     columns: dict[str, tuple[FieldSpec, ...]]
     attrs: dict[str, str] = Field(default_factory=dict)  # constants added to every fact
+    # How often a delivery is expected: past this many days without one the feed is not
+    # current, and rules that conclude from a record missing in it hold back. None: never stale.
+    expected_every_days: int | None = Field(default=None, gt=0)
 
     @field_validator("columns", mode="before")
     @classmethod
@@ -111,7 +143,8 @@ def load_feeds(override: Path | None = None) -> dict[str, FeedSpec]:
     """Every configured feed: config/feeds.toml, with `[feeds.X]` tables from `override`.
 
     An override table replaces the keys it names in an existing feed (give `columns` whole)
-    or adds a new feed.
+    or adds a new feed. Columns of type "program" take their codes from the policy that the
+    same override gives (welfare-watch.toml under it).
     """
     tables = _feed_tables(FEEDS_FILE)
     source = str(FEEDS_FILE)
@@ -119,10 +152,11 @@ def load_feeds(override: Path | None = None) -> dict[str, FeedSpec]:
         for name, table in _feed_tables(override).items():
             tables[name] = {**tables.get(name, {}), **table}
         source = f"{override} (over {FEEDS_FILE.name})"
+    context = {PROGRAMS: tuple(sorted(load_policy(override).programs))}
     feeds: dict[str, FeedSpec] = {}
     for name, table in tables.items():
         try:
-            feeds[name] = FeedSpec.model_validate({"name": name, **table})
+            feeds[name] = FeedSpec.model_validate({"name": name, **table}, context=context)
         except ValidationError as exc:
             raise _config_error(exc, f"feeds.{name}", source, table) from None
     return feeds

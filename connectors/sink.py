@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -28,11 +27,6 @@ class DeliveryResult:
     @property
     def received(self) -> int:
         return self.accepted + self.rejected
-
-
-def rejection_message(rejection: Rejection, at: dt.datetime) -> bytes:
-    body = rejection.model_dump(mode="json") | {"rejected_at": at.isoformat()}
-    return json.dumps(body, ensure_ascii=False).encode()
 
 
 def sink_for(
@@ -80,7 +74,7 @@ class DeliverySink:
             self._producer.send(names.FACTS, key=item.person_id.encode(), value=value)
             self.result.accepted += 1
         else:
-            self._producer.send(names.REJECTED, value=rejection_message(item, self.received_at))
+            self._producer.send(names.REJECTED, value=item.as_json(self.received_at))
             self.result.rejected += 1
 
     def __enter__(self) -> DeliverySink:
@@ -93,7 +87,9 @@ class DeliverySink:
         tb: TracebackType | None,
     ) -> None:
         try:
-            end_delivery(self._producer, self._bootstrap, self._delivery, self._payments)
+            # A delivery cut short by an error does not count as the feed having delivered.
+            feed = self.result.feed if exc_type is None else ""
+            end_delivery(self._producer, self._bootstrap, self._delivery, self._payments, feed)
         finally:
             if self._own_producer:
                 self._producer.close()

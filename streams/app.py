@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 
 from alerts.model import Alert
 from connectors.ids import redact
+from streams.abandoned import abandoned, end_marker
 from streams.batch import BatchProcessor, Message, Rejected
 from streams.store import PersonStore
 from welfare_watch import names
@@ -64,7 +65,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     inputs = app.topic(*names.WORKER_INPUTS, value_serializer="raw", key_serializer="raw")
     publisher = FaustPublisher(app.topic(names.ALERTS), app.topic(names.REJECTED))
     redis = aioredis.from_url(settings.env.redis_url)
-    processor = BatchProcessor(PersonStore(redis), publisher, settings, metrics or Metrics())
+    store = PersonStore(redis)
+    processor = BatchProcessor(store, publisher, settings, metrics or Metrics())
 
     @app.timer(settings.policy.scan.check_every, on_leader=True)  # type: ignore[untyped-decorator]
     async def daily_scan() -> None:
@@ -78,10 +80,25 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         if queued is not None:
             log.info("daily scan: %d people queued", queued)
 
+    facts = app.topic(names.FACTS, value_serializer="raw", key_serializer="raw")
+
+    @app.timer(worker.abandon_check_every, on_leader=True)  # type: ignore[untyped-decorator]
+    async def end_abandoned_deliveries() -> None:
+        """End, on their sender's behalf, deliveries that stopped before their end marker."""
+        now = dt.datetime.now(dt.UTC).timestamp()
+        quiet = abandoned(await store.pending_deliveries(), now, worker.abandon_after)
+        for pending in quiet:
+            await facts.send(value=end_marker(pending), partition=pending.partition)
+        if quiet:
+            log.warning("ended %d abandoned deliveries (no end marker came)", len(quiet))
+
     @app.agent(inputs, name="join")
     async def join(stream: Any) -> None:
         async for events in stream.take_events(worker.batch_size, within=worker.batch_within):
-            messages = [Message(e.message.topic, e.value, e.message.partition) for e in events]
+            messages = [
+                Message(e.message.topic, e.value, e.message.partition, e.message.offset)
+                for e in events
+            ]
             await _until_done(processor, messages)
 
     return app

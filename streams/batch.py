@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -15,8 +18,11 @@ from alerts.model import Alert, Trigger
 from alerts.reconcile import reconcile
 from connectors.delivery import DeliveryEnd
 from connectors.errors import BadRecord
+from connectors.feedspec import NAME_PATTERN
+from connectors.parse import Rejection
 from connectors.roster_file import parse_roster_change
 from streams.rules import Context, evaluate
+from streams.rules.sources import refutations, stale_sources
 from streams.state import PersonState, UnknownEnrollment, with_fact, with_roster_change
 from streams.store import Changes, Loaded, PersonStore
 from welfare_watch import names
@@ -30,6 +36,14 @@ class Message:
     topic: str
     value: bytes
     partition: int = 0
+    offset: int | None = None  # None when not read from Kafka
+
+    @property
+    def source(self) -> str:
+        """Where it was read, as a rejection names it: `roster.changes/3/1207`."""
+        if self.offset is None:
+            return self.topic
+        return f"{self.topic}/{self.partition}/{self.offset}"
 
 
 @dataclass(frozen=True)
@@ -47,18 +61,47 @@ class Recheck:
         return json.dumps(body).encode()
 
 
+_FEED_NAME = re.compile(NAME_PATTERN)
+
+
 @dataclass(frozen=True)
 class Rejected:
+    """A worker input that cannot be used: the same Rejection a connector sends to
+    dept.rejected, and the topic it came from, the worker_rejected metric's only label."""
+
     topic: str
-    record: str
-    reason: str
+    rejection: Rejection
+
+    @classmethod
+    def of(cls, topic: str, text: str, reason: str, source: str = "") -> Rejected:
+        """The message `text` read from `topic` (at `source`, when known) and why it failed."""
+        rejection = Rejection(
+            feed=cls._feed_named(topic, text),
+            source=source or topic,
+            record={"message": text},
+            reason=reason,
+        )
+        return cls(topic, rejection)
 
     def as_json(self, at: dt.datetime) -> bytes:
-        body = {"feed": self.topic, "record": self.record, "reason": self.reason}
-        return json.dumps({**body, "rejected_at": at.isoformat()}, ensure_ascii=False).encode()
+        return self.rejection.as_json(at)
+
+    @staticmethod
+    def _feed_named(topic: str, text: str) -> str | None:
+        """The feed a fact message names, if it names one; other inputs belong to no feed."""
+        if topic != names.FACTS:
+            return None
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return None
+        feed = body.get("feed") if isinstance(body, dict) else None
+        return feed if isinstance(feed, str) and _FEED_NAME.fullmatch(feed) else None
 
 
 Decoded = Fact | RosterChange | Recheck | DeliveryEnd
+
+log = logging.getLogger("welfare_watch.worker")
 
 
 class Publisher(Protocol):
@@ -133,14 +176,15 @@ class BatchProcessor:
                 if isinstance(item, Fact):
                     partition_of[item.person_id] = message.partition
             except (ValidationError, BadRecord, ValueError, KeyError, TypeError) as exc:
-                rejected.append(Rejected(message.topic, _text(message.value), _reason(exc)))
+                text, reason = _text(message.value), _reason(exc)
+                rejected.append(Rejected.of(message.topic, text, reason, message.source))
         people = [i.person_id for i in decoded if not isinstance(i, DeliveryEnd)]
         loaded = await self._store.load(list(dict.fromkeys(people)))
-        changes = Changes()
+        changes = Changes(seen_at=now.timestamp())
         work = self._apply(decoded, partition_of, loaded.states, changes, rejected)
         await self._end_deliveries(decoded, work, loaded, changes)
         await self._add_households(work, loaded, changes)
-        changed_alerts = self._evaluate(work, loaded, changes, now)
+        changed_alerts = await self._evaluate(work, loaded, changes, now)
         # Publish before saving: a crash in between replays the batch and publishes the
         # same alert versions again (consumers dedupe by alert_id and version), never loses one.
         if changed_alerts or rejected:
@@ -171,13 +215,14 @@ class BatchProcessor:
                 if item.delivery:  # evaluated with the rest of its delivery, at its end marker
                     key = (item.delivery, partition_of[pid])
                     changes.pending.setdefault(key, set()).add(pid)
+                    changes.pending_of[key] = (item.feed, item.kind == "payment")
                     continue
             elif isinstance(item, RosterChange):
                 try:
                     states[pid] = with_roster_change(state, item)
                 except UnknownEnrollment as exc:
                     rejected.append(
-                        Rejected(names.ROSTER_CHANGES, item.model_dump_json(), str(exc))
+                        Rejected.of(names.ROSTER_CHANGES, item.model_dump_json(), str(exc))
                     )
                     continue
                 changes.roster[pid] = states[pid]
@@ -197,6 +242,11 @@ class BatchProcessor:
             key = (end.delivery, end.partition)
             people = await self._store.pending(*key) | changes.pending.pop(key, set())
             changes.delivered.append(key)
+            if end.feed and not end.abandoned:
+                at = (end.at or self._clock()).timestamp()
+                changes.feeds_delivered[end.feed] = max(
+                    changes.feeds_delivered.get(end.feed, 0), at
+                )
             loaded.add(await self._store.load(sorted(people - loaded.states.keys())))
             for pid in people:
                 work.triggers.setdefault(pid, "payment" if end.payment else "event")
@@ -244,22 +294,37 @@ class BatchProcessor:
                     members[e.household_id].add(pid)
                     changes.households[e.household_id] = members[e.household_id]
 
-    def _evaluate(
+    async def _evaluate(
         self, work: _Work, loaded: Loaded, changes: Changes, now: dt.datetime
     ) -> list[Alert]:
+        if not work.triggers:
+            return []
         policy = self._settings.policy
+        delivered = await self._store.feed_deliveries()
+        contexts: dict[dt.date, Context] = {}
         changed_alerts: list[Alert] = []
+        skipped: Counter[tuple[str, str]] = Counter()
         for pid, trigger in work.triggers.items():
             state = loaded.states[pid]
-            ctx = Context(policy, work.as_of.get(pid) or self._settings.today())
+            today = work.as_of.get(pid) or self._settings.today()
+            if today not in contexts:
+                stale = stale_sources(self._settings.feeds, delivered, today)
+                contexts[today] = Context(policy, today, stale)
+            ctx = contexts[today]
             existing = loaded.alerts.get(pid, {})
             findings = [*evaluate(state, ctx), *overdue(existing.values(), ctx.today)]
+            if trigger == "scan":
+                skipped.update((f.type, f.withheld) for f in findings if f.withheld)
             alerts = reconcile(
-                findings, existing, state.revoked, now=now, trigger=trigger, policy=policy
-            )
+                findings, existing, state.revoked, now=now, trigger=trigger, policy=policy,
+                as_of=today, refuted=refutations(existing.values(), state, ctx),
+            )  # fmt: skip
             if alerts:
                 changes.alerts[pid] = alerts
                 changed_alerts.extend(alerts)
+        for (rule, why), people in sorted(skipped.items()):
+            self._metrics.scan_skipped.labels(rule).inc(people)
+            log.info("scan: %s held back for %d people: %s", rule, people, why)
         return changed_alerts
 
     def _count(

@@ -39,12 +39,17 @@ def scan_due(last: dt.date | None, today: dt.date, now: dt.time, daily_at: dt.ti
 
 
 def run_daily_scan_if_due(settings: Settings, now: dt.datetime) -> int | None:
-    """The worker's timer: queue the scan when due and record the day, else do nothing."""
+    """The worker's timer: queue the scan when due and record the day, else do nothing.
+
+    A store with no enrollment at all is not scanned (and the day not recorded): the scan
+    runs once a roster is there."""
     client = redis.Redis.from_url(settings.env.redis_url)
     raw = cast(bytes | None, client.get(names.LAST_SCAN))
     last = dt.date.fromisoformat(raw.decode()) if raw else None
     today = settings.today()
     if not scan_due(last, today, now.time(), settings.policy.scan.time):
+        return None
+    if not client.exists(names.ROSTER):  # nobody enrolled yet: nothing to judge, not done
         return None
     queued = request_scan(settings, today)
     client.set(names.LAST_SCAN, today.isoformat())
@@ -58,8 +63,7 @@ class CheckResult:
 
 
 def _applicant(person_id: str, program: str, settings: Settings, today: dt.date) -> Enrollment:
-    city = settings.policy.city
-    district = person_id[:6] if person_id[:6] in city.districts else city.prefix + "00"
+    district = settings.policy.city.district_of(person_id[:6])
     household = settings.policy.programs[program].kind == "household"
     return Enrollment(
         person_id=person_id,

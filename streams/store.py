@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import redis.asyncio as aioredis
 from pydantic import TypeAdapter
@@ -55,13 +57,45 @@ class Changes:
     households: dict[str, set[str]] = field(default_factory=dict)
     alerts: dict[str, list[Alert]] = field(default_factory=dict)  # person_id -> changed alerts
     pending: dict[tuple[str, int], set[str]] = field(default_factory=dict)  # to evaluate later
+    # each pending set's delivery: (feed, payments?) and when the worker last saw its facts
+    pending_of: dict[tuple[str, int], tuple[str, bool]] = field(default_factory=dict)
+    seen_at: float = 0.0
     delivered: list[tuple[str, int]] = field(default_factory=list)  # pending sets now done
+    feeds_delivered: dict[str, float] = field(default_factory=dict)  # feed -> completed at
 
     def __bool__(self) -> bool:
         return bool(
             self.roster or self.facts or self.households or self.alerts
-            or self.pending or self.delivered
+            or self.pending or self.delivered or self.feeds_delivered
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PendingDelivery:
+    """One partition's share of a delivery whose people wait for its end marker."""
+
+    delivery: str
+    partition: int
+    feed: str
+    payment: bool
+    seen: float  # epoch seconds the worker last saw one of its facts
+
+    @property
+    def field(self) -> str:
+        return pending_field(self.delivery, self.partition)
+
+    def as_json(self) -> str:
+        return json.dumps({"feed": self.feed, "payment": self.payment, "seen": self.seen})
+
+    @classmethod
+    def decode(cls, name: str, raw: bytes | str) -> PendingDelivery:
+        delivery, _, partition = name.rpartition(":")
+        body = json.loads(raw)
+        return cls(delivery, int(partition), body["feed"], body["payment"], body["seen"])
+
+
+def pending_field(delivery: str, partition: int) -> str:
+    return f"{delivery}:{partition}"
 
 
 class PersonStore:
@@ -99,12 +133,33 @@ class PersonStore:
         members = await self._redis.smembers(names.pending_key(delivery, partition))
         return {m.decode() if isinstance(m, bytes) else m for m in members}
 
+    async def feed_deliveries(self) -> dict[str, dt.datetime]:
+        """When each feed last completed a delivery."""
+        rows = cast(
+            list[tuple[bytes, float]],
+            await self._redis.zrange(names.FEED_DELIVERED, 0, -1, withscores=True),
+        )
+        return {f.decode(): dt.datetime.fromtimestamp(t, dt.UTC) for f, t in rows}
+
+    async def pending_deliveries(self) -> list[PendingDelivery]:
+        raw = await self._redis.hgetall(names.PENDING_DELIVERIES)
+        return [
+            PendingDelivery.decode(k.decode() if isinstance(k, bytes) else k, v)
+            for k, v in raw.items()
+        ]
+
     async def save(self, changes: Changes, loaded: Loaded) -> None:
         pipe = self._redis.pipeline(transaction=True)
         for (delivery, partition), people in changes.pending.items():
             pipe.sadd(names.pending_key(delivery, partition), *people)
+            feed, payment = changes.pending_of[(delivery, partition)]
+            entry = PendingDelivery(delivery, partition, feed, payment, changes.seen_at)
+            pipe.hset(names.PENDING_DELIVERIES, entry.field, entry.as_json())
         for delivery, partition in changes.delivered:
             pipe.delete(names.pending_key(delivery, partition))
+            pipe.hdel(names.PENDING_DELIVERIES, pending_field(delivery, partition))
+        if changes.feeds_delivered:
+            pipe.zadd(names.FEED_DELIVERED, changes.feeds_delivered, gt=True)
         if changes.roster:
             present: dict[FieldT, EncodableT] = {
                 p: encode_enrollments(s.enrollments)

@@ -57,6 +57,13 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
             registry=registry,
         )
+        self.scan_skipped = Counter(
+            "welfare_watch_scan_skipped_people",
+            "People a scan could not judge for a rule that concludes from a missing record, "
+            "because the feed that would carry it is not current (the log line says why)",
+            ["rule"],
+            registry=registry,
+        )
         self.batch_seconds = Histogram(
             "welfare_watch_worker_batch_seconds",
             "Time the worker spends on one batch of events",

@@ -31,10 +31,14 @@ HOUSEHOLDS_OLD = PREFIX + "households:old"
 FACTS_BY_PERSON = PREFIX + "facts"  # hash person_id -> JSON {fact identity: fact}
 ALERTS_BY_PERSON = PREFIX + "alerts"  # hash person_id -> JSON {alert_id: alert}
 ALERT_INDEX = PREFIX + "alert-index"  # hash alert_id -> person_id
-ALERT_ORDER = PREFIX + "alert-order"
-LAST_SCAN = (
-    PREFIX + "scan:last"
-)  # the date the daily scan last ran for  # sorted set alert_id by first detection time
+ALERT_ORDER = PREFIX + "alert-order"  # sorted set alert_id by first detection time
+LAST_SCAN = PREFIX + "scan:last"  # the date the daily scan last ran for
+# hash delivery id -> JSON {"feed", "payment", "seen"}: deliveries with people pending
+# evaluation, and when the worker last saw one of their facts (an abandoned one is ended)
+PENDING_DELIVERIES = PREFIX + "pending-deliveries"
+# sorted set feed -> time (epoch seconds) its latest delivery was completed (end marker seen)
+FEED_DELIVERED = PREFIX + "feed-delivered"
+PENDING_PATTERN = PREFIX + "pending:*"  # every pending set (see pending_key)
 
 
 def queue_key(queue: str) -> str:
@@ -43,7 +47,8 @@ def queue_key(queue: str) -> str:
 
 
 def supervisor_queue(district_code: str) -> str:
-    """The queue of the supervisor of a district."""
+    """The queue name for a supervisor scope, as given. Routing goes through
+    `City.supervisor_queue`, which turns a district that is not configured into the city's."""
     return f"supervisor-{district_code}"
 
 

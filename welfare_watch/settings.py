@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from welfare_watch.errors import ConfigError
+from welfare_watch.names import supervisor_queue
 
 if TYPE_CHECKING:
     from connectors.feedspec import FeedSpec
@@ -43,6 +44,25 @@ class City(_Strict):
 
     def in_city(self, region_code: str) -> bool:
         return region_code.startswith(self.prefix)
+
+    @property
+    def code(self) -> str:
+        """The city's own region code (`210100` for `2101`): the city bureau's scope."""
+        return self.prefix + "00"
+
+    @property
+    def supervisor_scopes(self) -> frozenset[str]:
+        """Every scope a supervisor token may have: a configured district, or the city."""
+        return frozenset((*self.districts, self.code))
+
+    def district_of(self, region_code: str) -> str:
+        """The configured district a region code names, else the city's code."""
+        return region_code if region_code in self.districts else self.code
+
+    def supervisor_queue(self, district_code: str) -> str:
+        """The supervisor queue for a district: a district that is not configured (outside
+        the city, or one no longer listed) goes to the city's, so a token can always read it."""
+        return supervisor_queue(self.district_of(district_code))
 
 
 class Program(_Strict):
@@ -82,6 +102,10 @@ class Worker(_Strict):
     partitions: int = Field(gt=0)
     batch_size: int = Field(gt=0)
     batch_within: float = Field(gt=0)
+    # A delivery whose end marker has not come this many seconds after its last fact (its
+    # sender died) is ended on its behalf, so its people are evaluated without waiting a day.
+    abandon_after: float = Field(default=60.0, gt=0)
+    abandon_check_every: float = Field(default=10.0, gt=0)  # seconds between looks
 
 
 class Routing(_Strict):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
@@ -17,10 +18,13 @@ ZERO = Decimal("0.00")
 
 @dataclass(frozen=True)
 class Context:
-    """What a rule may know besides the person: the policy and the date."""
+    """What a rule may know besides the person: the policy, the date, and which kinds of
+    department record cannot be relied on to be present (kind -> why: a rule that concludes
+    from a missing record holds back while its source is not current)."""
 
     policy: Policy
     today: dt.date
+    stale: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,9 @@ class Finding:
     # Time-based rules (15, 16, 17, 20) open alerts only in the scan: on other triggers a
     # calendar condition seen before the rest of the data has arrived would be noise.
     scheduled: bool = False
+    # Why the rule cannot conclude now (its source is not current): nothing opens, and an
+    # alert already open for this key is left as it is.
+    withheld: str | None = None
 
     @property
     def name_mismatch(self) -> bool:
@@ -99,7 +106,5 @@ def subject_for(
     )
     if candidates:
         return Subject.of(candidates[0])
-    district = person_id[:6]
-    if district not in ctx.policy.city.districts:
-        district = ctx.policy.city.prefix + "00"
+    district = ctx.policy.city.district_of(person_id[:6])
     return Subject(person_id, fallback_name, program, "", district, "", "")

@@ -75,7 +75,10 @@ def elderly_band(state: PersonState, ctx: Context) -> Iterator[Finding]:
 
 
 def survival_check_overdue(state: PersonState, ctx: Context) -> Iterator[Finding]:
-    """17 SURVIVAL_CHECK_OVERDUE: no check in the last 90 days (from start_date if none)."""
+    """17 SURVIVAL_CHECK_OVERDUE: no check in the last 90 days (from start_date if none).
+
+    It concludes from a missing record, so it holds back while no survival-check feed is
+    current (ctx.stale; streams.rules.sources)."""
     days = ctx.policy.thresholds.survival_check_days
     checks = state.standing("survival_check")
     last = checks[-1] if checks else None
@@ -89,6 +92,7 @@ def survival_check_overdue(state: PersonState, ctx: Context) -> Iterator[Finding
             continue
         what = f"last survival check {last.event_date}" if last else "no survival check"
         yield Finding(
+            withheld=ctx.stale.get("survival_check"),
             type="SURVIVAL_CHECK_OVERDUE",
             key=standard_key("SURVIVAL_CHECK_OVERDUE", enrollment),
             subject=Subject.of(enrollment),

@@ -19,11 +19,12 @@ from welfare_watch.settings import REPO_ROOT
 WW = str(Path(sys.executable).parent / "welfare-watch")
 AS_OF = "2026-11-28"
 
-# Apart from the default ports, so a demo stack on this machine is left alone.
+# Apart from the default ports, so a demo stack on this machine is left alone. Two test runs on
+# one machine each set WW_TEST_KAFKA, WW_TEST_REDIS and WW_TEST_DATA_DIR to their own.
 TEST_ENV = {
     "WW_KAFKA_BOOTSTRAP": os.environ.get("WW_TEST_KAFKA", "127.0.0.1:29092"),
     "WW_REDIS_URL": os.environ.get("WW_TEST_REDIS", "redis://127.0.0.1:26379/0"),
-    "WW_DATA_DIR": str(REPO_ROOT / ".data" / "test"),
+    "WW_DATA_DIR": os.environ.get("WW_TEST_DATA_DIR", str(REPO_ROOT / ".data" / "test")),
     "WW_AS_OF": AS_OF,
 }
 

@@ -14,22 +14,32 @@ from welfare_watch import names
 PSB_HEADER = ["公民身份号码", "姓名", "死亡日期", "注销日期", "业务流水号", "状态"]
 
 
-def test_revoked_death_withdraws_the_alert(ww: Cli, worker: Worker, tmp_path: Path) -> None:
+PAYMENT_HEADER = ["身份证号", "姓名", "项目代码", "发放月份", "金额", "发放日期", "发放批次号"]
+
+
+def test_revoked_death_withdraws_everything_that_rested_on_it(
+    ww: Cli, worker: Worker, tmp_path: Path
+) -> None:
     pid = citygen.person_id(7)
     worker.start()
     ww("roster", "load", str(citygen.tekun_roster(tmp_path / "roster.csv", [pid])))
     death = [pid, "测试人", "2026-10-01", "2026-10-05", "GA-1", "正常"]
     ww("ingest", "psb_deaths", str(citygen.write_csv(tmp_path / "d.csv", PSB_HEADER, [death])))
+    paid = [pid, "测试人", "tekun", "2026-11", "1200.00", "2026-11-10", "B-11"]
+    ww("ingest", "payments", str(citygen.write_csv(tmp_path / "p.csv", PAYMENT_HEADER, [paid])))
     ww("wait")
-    (alert,) = stored_alerts(ww.env)
-    assert (alert.type, alert.status) == ("DECEASED_BENEFICIARY", "open")
+    opened = {a.type: a.status for a in stored_alerts(ww.env)}
+    assert opened == {"DECEASED_BENEFICIARY": "open", "POSTHUMOUS_PAYMENT": "open"}
 
     revoked = [pid, "测试人", "2026-10-01", "2026-10-05", "GA-1", "撤销"]
     ww("ingest", "psb_deaths", str(citygen.write_csv(tmp_path / "r.csv", PSB_HEADER, [revoked])))
     ww("wait")
-    (alert,) = stored_alerts(ww.env)
-    assert alert.status == "withdrawn"
-    assert alert.history[-1].action == "withdrawn"
+    alerts = stored_alerts(ww.env)
+    assert {a.type: a.status for a in alerts} == {
+        "DECEASED_BENEFICIARY": "withdrawn",
+        "POSTHUMOUS_PAYMENT": "withdrawn",
+    }
+    assert all(a.history[-1].action == "withdrawn" for a in alerts)
 
 
 def _send_roster_change(ww: Cli, change: dict[str, str]) -> None:
@@ -72,7 +82,8 @@ def test_enrollment_after_a_death_finds_the_death_and_exit_annotates(
 
 def test_an_unreadable_roster_change_goes_to_dept_rejected(ww: Cli, worker: Worker) -> None:
     worker.start()
-    _send_roster_change(ww, {"op": "enroll", "person_id": "210105195203140119"})
+    change = {"op": "enroll", "person_id": "210105195203140119"}
+    _send_roster_change(ww, change)
     ww("wait")
     consumer = KafkaConsumer(
         names.REJECTED,
@@ -83,7 +94,10 @@ def test_an_unreadable_roster_change_goes_to_dept_rejected(ww: Cli, worker: Work
     rejected = [json.loads(m.value) for m in consumer]
     consumer.close()
     assert len(rejected) == 1
-    assert rejected[0]["feed"] == names.ROSTER_CHANGES
+    assert rejected[0]["feed"] is None  # a roster change belongs to no department feed
+    assert rejected[0]["source"].startswith(f"{names.ROSTER_CHANGES}/")
+    assert rejected[0]["record"] == {"message": json.dumps(change)}
+    assert len(rejected[0]["rejection_id"]) == 20
     assert "check character" in rejected[0]["reason"]
 
 

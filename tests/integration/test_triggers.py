@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import time
 from pathlib import Path
 
 import redis
 
+from streams.scan import run_daily_scan_if_due
 from tests import citygen
 from tests.integration.conftest import WW, Cli, Worker, stored_alerts
 from welfare_watch import names
+from welfare_watch.settings import Settings
 
 PSB_HEADER = ["公民身份号码", "姓名", "死亡日期", "注销日期", "业务流水号", "状态"]
 INCOME_HEADER = ["身份证号", "姓名", "所属期", "缴费单位", "月收入"]
@@ -49,6 +52,7 @@ def test_the_worker_runs_the_daily_scan_by_itself(
     worker = ww.worker(tmp_path / "worker.log").start()
     try:
         client = redis.Redis.from_url(ww.env["WW_REDIS_URL"])
+        ww("roster", "load", str(citygen.tekun_roster(tmp_path / "r.csv", [citygen.person_id(12)])))
         deadline = time.monotonic() + 90
         while client.get(names.LAST_SCAN) is None:
             assert time.monotonic() < deadline, "the worker did not run its daily scan"
@@ -104,3 +108,19 @@ def test_check_reports_findings_without_creating_alerts(
     assert f"{dead}: DECEASED_BENEFICIARY" in done.stdout
     assert f"{clean}: no findings" in done.stdout
     assert stored_alerts(ww.env) == []
+
+
+def test_the_daily_scan_waits_for_a_roster(ww: Cli, tmp_path: Path) -> None:
+    """A fresh store has nobody to judge: the timer neither scans nor marks the day done."""
+    settings = Settings.load(
+        kafka_bootstrap=ww.env["WW_KAFKA_BOOTSTRAP"],
+        redis_url=ww.env["WW_REDIS_URL"],
+        as_of=ww.env["WW_AS_OF"],
+    )
+    client = redis.Redis.from_url(ww.env["WW_REDIS_URL"])
+    at_three = dt.datetime(2026, 11, 28, 3, 0)
+    assert run_daily_scan_if_due(settings, at_three) is None
+    assert client.get(names.LAST_SCAN) is None
+    ww("roster", "load", str(citygen.tekun_roster(tmp_path / "r.csv", [citygen.person_id(12)])))
+    assert run_daily_scan_if_due(settings, at_three) == 1
+    assert client.get(names.LAST_SCAN) == ww.env["WW_AS_OF"].encode()

@@ -11,15 +11,18 @@ from streams.state import PersonState
 from tests.factories import (
     CTX,
     POLICY,
+    arrive,
     cremation,
     enrollment,
     fact,
     health_death,
     move,
+    payment,
     prison,
     psb_death,
     state,
 )
+from welfare_watch.models import Fact
 
 T0 = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)
 
@@ -163,3 +166,42 @@ def test_an_alert_without_evidence_is_annotated_not_withdrawn_when_its_condition
         now=T0, trigger="event", policy=POLICY,
     )  # fmt: skip
     assert (after.status, after.condition) == ("open", "ended")
+
+
+def _paid_after_death(*deaths: Fact) -> PersonState:
+    return arrive(state(enrollment(), *deaths), payment("2025-12"), payment("2026-01"))
+
+
+def test_revoked_death_withdraws_the_posthumous_payment_alert_too() -> None:
+    """Payments are not grounds: with the only death revoked, nothing rests on it."""
+    alerts = run(_paid_after_death(psb_death()), {})
+    assert {a.type for a in alerts.values()} == {"DECEASED_BENEFICIARY", "POSTHUMOUS_PAYMENT"}
+    revoked = arrive(_paid_after_death(psb_death()), psb_death(status="revoked"))
+    alerts = run(revoked, alerts, 1)
+    assert {a.type: a.status for a in alerts.values()} == {
+        "DECEASED_BENEFICIARY": "withdrawn",
+        "POSTHUMOUS_PAYMENT": "withdrawn",
+    }
+    assert all(a.history[-1].action == "withdrawn" for a in alerts.values())
+
+
+def test_revoked_death_with_another_source_standing_keeps_the_payment_alert_open() -> None:
+    alerts = run(_paid_after_death(psb_death(), health_death()), {})
+    revoked = arrive(_paid_after_death(psb_death(), health_death()), psb_death(status="revoked"))
+    alerts = run(revoked, alerts, 1)
+    by_type = {a.type: a for a in alerts.values()}
+    assert by_type["POSTHUMOUS_PAYMENT"].status == "open"
+    assert by_type["POSTHUMOUS_PAYMENT"].confidence == "unverified"
+    assert by_type["DECEASED_BENEFICIARY"].status == "open"
+
+
+def test_a_condition_that_ends_without_revocation_still_annotates_a_payment_alert() -> None:
+    """A release from prison is not a revocation: the paid months stay an open question."""
+    admitted = prison("admitted", "2025-10-20", "S1")
+    paid = arrive(state(enrollment(), admitted), payment("2025-12"))
+    alerts = run(paid, {})
+    assert "PAYMENT_DURING_INCARCERATION" in {a.type for a in alerts.values()}
+    released = arrive(paid, prison("released", "2025-11-15", "S2"))
+    alerts = run(released, alerts, 1)
+    during = next(a for a in alerts.values() if a.type == "PAYMENT_DURING_INCARCERATION")
+    assert (during.status, during.condition) == ("open", "ended")

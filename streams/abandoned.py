@@ -1,0 +1,27 @@
+"""Deliveries whose sender died before the end marker: ended on their behalf.
+
+A connector marks the end of each delivery so that its people are evaluated together. If the
+sender dies first, those people would wait for the next daily scan. The worker keeps, per
+pending set, when it last saw one of the delivery's facts; once that is `abandon_after`
+seconds ago the group leader publishes the end marker itself (flagged as abandoned, so it does
+not count as the feed having delivered), and the worker that owns the partition evaluates
+those people as for any delivery and cleans the pending set up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from connectors.delivery import marker
+from streams.store import PendingDelivery
+
+
+def abandoned(
+    pending: Iterable[PendingDelivery], now: float, after: float
+) -> list[PendingDelivery]:
+    """The pending sets whose delivery has been quiet for longer than `after` seconds."""
+    return sorted((p for p in pending if now - p.seen > after), key=lambda p: (p.seen, p.field))
+
+
+def end_marker(pending: PendingDelivery) -> bytes:
+    return marker(pending.delivery, pending.payment, pending.feed, abandoned=True)
