@@ -78,9 +78,11 @@ def describe(fact: Fact) -> str:
 
 class HistoryEntry(BaseModel):
     at: dt.datetime
-    by: str  # "system" or the person who acted
+    by: str  # "system" or the person who acted (the staff id their token names)
     action: str  # opened, updated, annotated, withdrawn, reopened, acknowledged, ...
     why: str
+    role: str = ""  # the acting person's role; "" for the system
+    token_id: str = ""  # the id of the token they acted with
 
 
 class Alert(BaseModel):

@@ -6,12 +6,14 @@ from __future__ import annotations
 ROSTER_CHANGES = "roster.changes"  # enrollment changes from the roster system (contract)
 ALERTS = "alerts"  # every alert and every change to one (contract)
 REJECTED = "dept.rejected"  # records a connector could not understand (contract)
+AUDIT = "audit"  # every audit entry, keyed by chain: the chains' heads outside Redis (contract)
 FACTS = "ww.facts"  # canonical department facts, keyed by person_id (internal)
 RECHECK = "ww.recheck"  # "re-evaluate this person", keyed by person_id (internal)
+COMMANDS = "ww.commands"  # a person's action on an alert (ack, resolve…), keyed by person_id
 
 # The worker's inputs: all keyed by person_id and co-partitioned, so one person's
-# updates are handled in order by one worker.
-WORKER_INPUTS = (FACTS, ROSTER_CHANGES, RECHECK)
+# updates are handled in order by one worker, the one writer of their alerts.
+WORKER_INPUTS = (FACTS, ROSTER_CHANGES, RECHECK, COMMANDS)
 WORKER_GROUP = "welfare-watch"  # the Faust app id, which is also its consumer group
 
 
@@ -55,3 +57,33 @@ def supervisor_queue(district_code: str) -> str:
 def pending_key(delivery: str, partition: int) -> str:
     """Set of people in one partition with facts from a delivery not yet evaluated."""
     return f"{PREFIX}pending:{delivery}:{partition}"
+
+
+# --- the inbox ------------------------------------------------------------------------------
+# stream of every alert change as the worker saved it (field "alert": the alert's JSON): the
+# inbox's push (resumable by stream id, Last-Event-ID) and the webhooks read it
+ALERT_EVENTS = PREFIX + "alert-events"
+REVOKED_TOKENS = PREFIX + "tokens:revoked"  # set of token ids (jti) revoked before expiry
+
+
+def queue_alerts_key(queue: str) -> str:
+    """Every alert (any status) currently routed to a queue: sorted set by detection time."""
+    return f"{PREFIX}queue-alerts:{queue}"
+
+
+def district_alerts_key(district_code: str) -> str:
+    """Every alert (any status) of a district: sorted set by detection time."""
+    return f"{PREFIX}district-alerts:{district_code}"
+
+
+def command_result_key(command_id: str) -> str:
+    """The worker's answer to one command (JSON), kept a few minutes for the web app."""
+    return f"{PREFIX}command:{command_id}"
+
+
+COMMAND_DONE = PREFIX + "command-done"  # pub/sub channel: a command id whose result is written
+
+
+def audit_chain_key(chain: str) -> str:
+    """One audit chain: a list of entries, each with the hash of the one before."""
+    return f"{PREFIX}audit:{chain}"
