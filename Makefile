@@ -6,9 +6,11 @@ export WW_DATA_DIR ?= $(CURDIR)/.data
 
 .PHONY: setup demo test lint unit stop clean
 
-# Installs everything (virtual environment, Kafka jars, redis-server) and starts nothing.
+# Installs everything (virtual environment, Kafka jars, redis-server, and chromium with CJK
+# fonts for the browser tests) and starts nothing.
 setup: $(VENV)/.installed
 	@$(WW) stack install
+	@bash scripts/browser.sh
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -127,6 +127,7 @@ def apply(alert: Alert, command: Command, now: dt.datetime) -> Alert:
         why=why,
         role=command.actor.role,
         token_id=command.actor.token_id,
+        command_id=command.command_id,
     )
     return alert.model_copy(
         update={

@@ -83,6 +83,7 @@ class HistoryEntry(BaseModel):
     why: str
     role: str = ""  # the acting person's role; "" for the system
     token_id: str = ""  # the id of the token they acted with
+    command_id: str = ""  # the command that made this change (a replayed one changes nothing)
 
 
 class Alert(BaseModel):

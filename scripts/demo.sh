@@ -30,10 +30,18 @@ $ww wait --timeout 120
 $ww scan
 $ww wait --timeout 120
 $ww alerts list
-token=$($ww token issue --role department --scope prison 2>/dev/null)
+token=$($ww token issue --role department --scope prison --subject dept:prison 2>/dev/null)
+caseworker=$($ww token issue --role caseworker --scope cw-210102-03 --subject demo-cw-01 2>/dev/null)
+supervisor=$($ww token issue --role supervisor --scope 210102 --subject demo-sup-01 2>/dev/null)
+auditor=$($ww token issue --role auditor --scope '*' --subject demo-audit-01 2>/dev/null)
 cat <<TXT
 
-Worker, connectors and web app keep running. Other ways in for a department's file:
+The caseworkers' inbox: http://127.0.0.1:8080/  — sign in with one of these demo tokens:
+  caseworker cw-210102-03:             $caseworker
+  supervisor of district 210102:       $supervisor
+  auditor (reads everything):          $auditor
+
+Worker, connectors, web app and webhooks keep running. Other ways in for a department's file:
   file drop: cp $samples/prison.csv $data/inbox/prison/  (moved to done/ with a report)
   HTTP:      curl -s -H "Authorization: Bearer $token" --data-binary @$samples/prison.csv http://127.0.0.1:8080/api/ingest/prison
   Kafka:     JSON records with the feed's column names on dept.prison.raw

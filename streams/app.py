@@ -11,6 +11,7 @@ from typing import Any
 import faust
 import redis.asyncio as aioredis
 
+from alerts.audit import AuditLog
 from alerts.model import Alert
 from connectors.ids import redact
 from streams.abandoned import abandoned, end_marker
@@ -66,7 +67,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     publisher = FaustPublisher(app.topic(names.ALERTS), app.topic(names.REJECTED))
     redis = aioredis.from_url(settings.env.redis_url)
     store = PersonStore(redis)
-    processor = BatchProcessor(store, publisher, settings, metrics or Metrics())
+    audit = AuditLog.for_settings(settings, redis)
+    processor = BatchProcessor(store, publisher, settings, metrics or Metrics(), audit=audit)
 
     @app.timer(settings.policy.scan.check_every, on_leader=True)  # type: ignore[untyped-decorator]
     async def daily_scan() -> None:

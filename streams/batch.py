@@ -13,7 +13,9 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
+from alerts.audit_chain import Draft, worker_chain
 from alerts.escalation import overdue
+from alerts.lifecycle import Command
 from alerts.model import Alert, Trigger
 from alerts.reconcile import reconcile
 from connectors.delivery import DeliveryEnd
@@ -21,6 +23,7 @@ from connectors.errors import BadRecord
 from connectors.feedspec import NAME_PATTERN
 from connectors.parse import Rejection
 from connectors.roster_file import parse_roster_change
+from streams.commands import apply_commands
 from streams.rules import Context, evaluate
 from streams.rules.sources import refutations, stale_sources
 from streams.state import PersonState, UnknownEnrollment, with_fact, with_roster_change
@@ -99,9 +102,15 @@ class Rejected:
         return feed if isinstance(feed, str) and _FEED_NAME.fullmatch(feed) else None
 
 
-Decoded = Fact | RosterChange | Recheck | DeliveryEnd
+Decoded = Fact | RosterChange | Recheck | DeliveryEnd | Command
 
 log = logging.getLogger("welfare_watch.worker")
+
+
+class AuditTrail(Protocol):
+    """Where alert state changes are recorded (alerts.audit.AuditLog)."""
+
+    async def append_many(self, chain: str, entries: Sequence[Draft]) -> Sequence[object]: ...
 
 
 class Publisher(Protocol):
@@ -120,6 +129,8 @@ def _recheck(value: bytes) -> Recheck:
 
 
 def _decode(message: Message, settings: Settings) -> Decoded:
+    if message.topic == names.COMMANDS:
+        return Command.model_validate_json(message.value)
     if message.topic == names.FACTS:
         if DeliveryEnd.is_marker(message.value):
             return DeliveryEnd.decode(message.value, message.partition)
@@ -157,7 +168,9 @@ class BatchProcessor:
         settings: Settings,
         metrics: Metrics,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        audit: AuditTrail | None = None,
     ) -> None:
+        self._audit = audit
         self._store = store
         self._publisher = publisher
         self._settings = settings
@@ -185,10 +198,16 @@ class BatchProcessor:
         await self._end_deliveries(decoded, work, loaded, changes)
         await self._add_households(work, loaded, changes)
         changed_alerts = await self._evaluate(work, loaded, changes, now)
+        commands = [i for i in decoded if isinstance(i, Command)]
+        changed_alerts += apply_commands(commands, loaded, changes, now, self._metrics)
         # Publish before saving: a crash in between replays the batch and publishes the
         # same alert versions again (consumers dedupe by alert_id and version), never loses one.
         if changed_alerts or rejected:
             await self._publisher.publish(changed_alerts, rejected)
+        if changed_alerts and self._audit is not None:  # recorded before saved, like publishing
+            partitions = self._settings.policy.worker.partitions
+            for chain, entries in audit_entries(changed_alerts, partitions).items():
+                await self._audit.append_many(chain, entries)
         if changes:
             await self._store.save(changes, loaded)
         self._count(decoded, changed_alerts, rejected)
@@ -204,7 +223,7 @@ class BatchProcessor:
     ) -> _Work:
         work = _Work({}, {})
         for item in decoded:
-            if isinstance(item, DeliveryEnd):
+            if isinstance(item, DeliveryEnd | Command):  # commands are applied after evaluation
                 continue
             pid = item.person_id
             state = states[pid]
@@ -358,3 +377,23 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, KeyError):
         return f"missing field {exc.args[0]!r}"
     return str(exc) or type(exc).__name__
+
+
+def audit_entries(alerts: Sequence[Alert], partitions: int) -> dict[str, list[Draft]]:
+    """One audit entry per alert change, on the chain of the worker that owns the person:
+    who (the person who acted, or the system), what, on which alert; codes only."""
+    chains: dict[str, list[Draft]] = {}
+    for alert in alerts:
+        last = alert.history[-1]
+        draft = Draft(
+            actor=last.by,
+            role=last.role or "system",
+            token_id=last.token_id,
+            action=last.action,
+            target=alert.alert_id,
+            detail={"type": alert.type, "status": alert.status, "version": alert.version,
+                    "queue": alert.queue},
+            at=last.at,
+        )  # fmt: skip
+        chains.setdefault(worker_chain(alert.person_id, partitions), []).append(draft)
+    return chains

@@ -83,27 +83,45 @@ def precheck(settings: Settings, program: str, raw_ids: Sequence[str]) -> list[C
     Nothing is written: no alert, no roster change. A household applicant is judged alone
     (the household does not exist yet).
     """
+    return asyncio.run(_precheck_with_own_client(settings, program, raw_ids))
+
+
+async def precheck_async(
+    settings: Settings, program: str, raw_ids: Sequence[str], client: aioredis.Redis
+) -> list[CheckResult]:
+    """`precheck` on a client the caller holds (the web app's `POST /api/checks`)."""
     ids = [check_id(raw) for raw in raw_ids]
     if program not in settings.policy.programs:
         known = ", ".join(sorted(settings.policy.programs))
         raise WelfareWatchError(f"unknown program {program!r}; configured programs: {known}")
+    states = (await PersonStore(client).load(ids)).states
+    return judge_applicants(settings, program, ids, states)
+
+
+def judge_applicants(
+    settings: Settings, program: str, ids: Sequence[str], states: dict[str, PersonState]
+) -> list[CheckResult]:
+    """The same pure rules the worker runs, on each applicant as if enrolled today."""
     today = settings.today()
-    loaded = asyncio.run(_load(settings, ids))
     ctx = Context(settings.policy, today)
     results = []
     for pid in ids:
-        state = loaded[pid]
+        state = states[pid]
         applying = PersonState(
             pid, (*state.enrollments, _applicant(pid, program, settings, today)), state.facts
         )
-        findings = [f for f in evaluate(applying, ctx) if f.suppressed_by is None]
+        findings = [
+            f for f in evaluate(applying, ctx) if f.suppressed_by is None and f.withheld is None
+        ]
         results.append(CheckResult(pid, findings))
     return results
 
 
-async def _load(settings: Settings, ids: list[str]) -> dict[str, PersonState]:
+async def _precheck_with_own_client(
+    settings: Settings, program: str, raw_ids: Sequence[str]
+) -> list[CheckResult]:
     client = aioredis.from_url(settings.env.redis_url)
     try:
-        return (await PersonStore(client).load(ids)).states
+        return await precheck_async(settings, program, raw_ids, client)
     finally:
         await client.aclose()

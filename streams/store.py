@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from pydantic import TypeAdapter
 from redis.typing import EncodableT, FieldT
 
+from alerts.lifecycle import Outcome
 from alerts.model import Alert
 from streams.state import PersonState
 from welfare_watch import names
@@ -20,6 +21,9 @@ from welfare_watch.models import Enrollment, Fact
 _ENROLLMENTS = TypeAdapter(list[Enrollment])
 _FACTS = TypeAdapter(dict[str, Fact])
 _ALERTS = TypeAdapter(dict[str, Alert])
+# Alert events kept for the inbox's push and the webhooks: a client that reconnects within
+# this many changes misses nothing (Last-Event-ID); beyond it, it reloads its list.
+ALERT_EVENTS_KEPT = 100_000
 
 
 def encode_enrollments(enrollments: Iterable[Enrollment]) -> bytes:
@@ -62,11 +66,12 @@ class Changes:
     seen_at: float = 0.0
     delivered: list[tuple[str, int]] = field(default_factory=list)  # pending sets now done
     feeds_delivered: dict[str, float] = field(default_factory=dict)  # feed -> completed at
+    outcomes: list[Outcome] = field(default_factory=list)  # answers to people's commands
 
     def __bool__(self) -> bool:
         return bool(
             self.roster or self.facts or self.households or self.alerts
-            or self.pending or self.delivered or self.feeds_delivered
+            or self.pending or self.delivered or self.feeds_delivered or self.outcomes
         )  # fmt: skip
 
 
@@ -182,6 +187,9 @@ class PersonStore:
             pipe.hset(names.HOUSEHOLDS, mapping=households)
         if changes.alerts:
             _write_alerts(pipe, changes.alerts, loaded.alerts)
+        for outcome in changes.outcomes:  # readable once the change itself is saved
+            pipe.set(names.command_result_key(outcome.command_id), outcome.as_json(), ex=600)
+            pipe.publish(names.COMMAND_DONE, outcome.command_id)
         await pipe.execute()
 
 
@@ -190,19 +198,36 @@ def _write_alerts(
     changed: Mapping[str, list[Alert]],
     stored: Mapping[str, Mapping[str, Alert]],
 ) -> None:
+    """Each person's alerts whole, the queue and district indexes, and one event per change."""
     by_person: dict[FieldT, EncodableT] = {}
     for pid, alerts in changed.items():
         merged = dict(stored.get(pid, {}))
         for alert in alerts:
+            before = merged.get(alert.alert_id)
             merged[alert.alert_id] = alert
-            pipe.zadd(names.ALERT_ORDER, {alert.alert_id: alert.detected_at.timestamp()}, nx=True)
-            if alert.is_open:
-                pipe.zadd(
-                    names.queue_key(alert.queue), {alert.alert_id: alert.detected_at.timestamp()}
-                )
-            else:
-                pipe.zrem(names.queue_key(alert.queue), alert.alert_id)
+            _index(pipe, alert, before)
+            pipe.xadd(
+                names.ALERT_EVENTS,
+                {"alert": alert.model_dump_json()},
+                maxlen=ALERT_EVENTS_KEPT,
+                approximate=True,
+            )
         by_person[pid] = encode_alerts(merged)
     pipe.hset(names.ALERTS_BY_PERSON, mapping=by_person)
     index: dict[FieldT, EncodableT] = {a.alert_id: pid for pid, al in changed.items() for a in al}
     pipe.hset(names.ALERT_INDEX, mapping=index)
+
+
+def _index(pipe: aioredis.client.Pipeline, alert: Alert, before: Alert | None) -> None:
+    """Open alerts in their queue; every alert in its queue's and district's list."""
+    score = {alert.alert_id: alert.detected_at.timestamp()}
+    if before is not None and before.queue != alert.queue:  # reassigned
+        pipe.zrem(names.queue_key(before.queue), alert.alert_id)
+        pipe.zrem(names.queue_alerts_key(before.queue), alert.alert_id)
+    pipe.zadd(names.ALERT_ORDER, score, nx=True)
+    pipe.zadd(names.queue_alerts_key(alert.queue), score)
+    pipe.zadd(names.district_alerts_key(alert.district_code), score)
+    if alert.is_open:
+        pipe.zadd(names.queue_key(alert.queue), score)
+    else:
+        pipe.zrem(names.queue_key(alert.queue), alert.alert_id)

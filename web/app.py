@@ -11,7 +11,10 @@ from aiohttp import web
 from prometheus_client import REGISTRY as GLOBAL_REGISTRY
 from prometheus_client import CollectorRegistry
 
-from web import health, ingest
+from web import alerts_api, audit_api, health, ingest, pages, stream
+from web.audit import audit_context
+from web.commands import command_sender
+from web.openapi import ACTIONS, openapi
 from web.state import METRICS, OPTIONS, REDIS, REGISTRY, SECRET, SETTINGS, WebOptions
 from welfare_watch.metrics import Metrics
 from welfare_watch.settings import Settings
@@ -46,10 +49,21 @@ def create_app(
     app[METRICS] = metrics
     app[REGISTRY] = registry
     app.cleanup_ctx.append(_redis)
+    app.cleanup_ctx.append(audit_context)  # on the Redis client: after _redis
+    app.cleanup_ctx.append(command_sender(settings))
+    app.router.add_get("/api/alerts", alerts_api.list_alerts)
+    app.router.add_get("/api/alerts/stream", stream.alert_stream)  # before {alert_id}
+    app.router.add_get("/api/alerts/{alert_id}", alerts_api.get_alert)
+    for action in ACTIONS:
+        app.router.add_post(f"/api/alerts/{{alert_id}}/{action}", alerts_api.act)
+    app.router.add_post("/api/checks", alerts_api.checks)
+    app.router.add_get("/api/openapi.json", openapi)
+    app.router.add_get("/api/audit", audit_api.audit_entries)
     app.router.add_post("/api/ingest/{feed}", ingest.ingest)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics)
+    pages.setup(app)  # the inbox: /, /alerts/{id}, /api/session, /static (web/pages.py)
     return app
 
 

@@ -62,11 +62,11 @@ class Delivery:
 async def ingest(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     feed = request.match_info["feed"]
-    claims = caller(request)
+    claims = await caller(request)
     spec = settings.feeds.get(feed)
     if spec is None:
         raise fail(web.HTTPNotFound, f"unknown feed {feed!r}")
-    authorize(request, claims, "department", feed)
+    await authorize(request, claims, "department", feed)
     options = request.app[OPTIONS]
     request_id = uuid.uuid4().hex
     delivery = Delivery(feed, f"http:{request_id}", options.max_rejections)

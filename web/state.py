@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from alerts.audit import AuditLog
 from welfare_watch.metrics import Metrics
 from welfare_watch.settings import Settings
 
@@ -30,3 +31,4 @@ SECRET = web.AppKey("secret", bytes)
 METRICS = web.AppKey("metrics", Metrics)
 REDIS = web.AppKey("redis", aioredis.Redis)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
+AUDIT = web.AppKey("audit", AuditLog)  # append with web.audit.audit_request

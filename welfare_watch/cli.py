@@ -113,11 +113,18 @@ def worker() -> None:
 def run(
     port: Annotated[int, typer.Option(help="the web app's port")] = 8080,
 ) -> None:
-    """Worker, connectors and web app together, in one process group (what `make demo` uses)."""
+    """Worker, connectors, web app and webhooks together, in one process group (`make demo`)."""
     from welfare_watch.group import run_group
 
     _settings()  # a bad configuration stops here, before anything starts
-    run_group([[WW_SELF, "worker"], [WW_SELF, "connectors"], [WW_SELF, "web", "--port", str(port)]])
+    run_group(
+        [
+            [WW_SELF, "worker"],
+            [WW_SELF, "connectors"],
+            [WW_SELF, "web", "--port", str(port)],
+            [WW_SELF, "webhooks"],
+        ]
+    )
 
 
 @app.command()
@@ -135,10 +142,23 @@ def web(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
 ) -> None:
-    """The HTTP API: ingest, health, readiness, metrics (the inbox comes later)."""
+    """The inbox (GET /) and the HTTP API: alerts, actions, events, checks, audit, ingest."""
     from web.app import run_web
 
     run_web(_settings(), host=host, port=port)
+
+
+@app.command()
+def webhooks(
+    drain: Annotated[bool, typer.Option(help="deliver what is waiting now, then exit")] = False,
+    metrics_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="serve /metrics on this port (0: off)")
+    ] = 0,
+) -> None:
+    """Post each alert change to the webhooks configured for its queue (configuration: webhooks)."""
+    from alerts.webhooks import run_webhooks
+
+    run_webhooks(_settings(), drain=drain, metrics_port=metrics_port)
 
 
 token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for the HTTP API.")
@@ -149,12 +169,43 @@ app.add_typer(token_app, name="token")
 def token_issue(
     role: Annotated[str, typer.Option(help="caseworker, supervisor, auditor or department")],
     scope: Annotated[str, typer.Option(help="a caseworker id, district code, feed, or *")],
+    subject: Annotated[
+        str | None,
+        typer.Option(
+            help="the person's staff id (caseworker, supervisor, auditor; not departments)"
+        ),
+    ] = None,
     days: Annotated[int, typer.Option(min=1, help="valid for this many days")] = 30,
 ) -> None:
-    """Print a bearer token signed with WW_SECRET_KEY (demo mode: a secret in WW_DATA_DIR)."""
-    from welfare_watch.tokens import issue_command
+    """Print a bearer token (a JWT) signed with WW_SECRET_KEY (demo mode: a secret in
+    WW_DATA_DIR); its id, which `token revoke` takes, goes to stderr."""
+    from welfare_watch.tokens import issue_command, token_id_of
 
-    out.print(issue_command(_settings(), role, scope, days), soft_wrap=True)
+    token = issue_command(_settings(), role, scope, days, subject=subject)
+    token_id = token_id_of(token)
+    out.print(token, soft_wrap=True)
+    err.print(f"token id {token_id} (to revoke it: welfare-watch token revoke {token_id})")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(metavar="ID", help="the token's id (its jti)")],
+) -> None:
+    """Revoke one token at once: from its next request on, it gets 401 (and that is audited)."""
+    from welfare_watch.tokens import check_token_id
+
+    token_id = check_token_id(token_id)
+    added = _redis(_settings()).sadd(names.REVOKED_TOKENS, token_id)
+    state = "revoked" if added else "was already revoked"
+    out.print(f"token {token_id} {state}: every request with it is refused from now on")
+    # Recorded after it took effect: a revocation never waits for the audit log (Kafka).
+    try:
+        _audit_cli("revoked", {"already": not added}, target=f"token:{token_id}")
+    except WelfareWatchError as exc:
+        err.print(
+            f"welfare-watch: the revocation could not be recorded in the audit log: {exc}",
+            markup=False,
+        )
 
 
 # --- data in -----------------------------------------------------------------------------
@@ -352,6 +403,7 @@ def alerts_list(
             feeds,
         )
         shown += 1
+    _audit_cli("listed", {"shown": shown, "status": status or "", "type": type_ or ""})
     out.print(table)
     out.print(f"{shown} alerts")
 
@@ -366,12 +418,57 @@ def alerts_export(
     from alerts.query import all_alerts
 
     alerts = all_alerts(_redis(_settings()))
+    where = "stdout" if out_file is None else "file"  # not the path: it could name someone
+    _audit_cli("exported", {"exported": len(alerts), "to": where})
     lines = (a.model_dump_json() + "\n" for a in alerts)
     if out_file is None:
         sys.stdout.writelines(lines)
     else:
         out_file.write_text("".join(lines), encoding="utf-8")
         err.print(f"{len(alerts)} alerts written to {out_file}")
+
+
+def _audit_cli(action: str, detail: dict[str, object], target: str = "alerts") -> None:
+    """Record a command that showed or wrote out alerts, before it does (chain `cli`)."""
+    import getpass
+    import os
+
+    from alerts.audit import CLI_CHAIN, SyncAuditLog
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container): the uid, then
+        user = f"uid:{os.getuid()}"
+    log = SyncAuditLog.for_settings(_settings())
+    try:
+        log.append(
+            CLI_CHAIN,
+            actor=user,
+            role="cli",
+            action=action,
+            target=target,
+            detail=detail,
+        )
+    finally:
+        log.close()
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+audit_app = typer.Typer(no_args_is_help=True, help="The audit chain (全过程留痕).")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check every audit chain in Redis against its copy on Kafka; exit 1 at the first break."""
+    from alerts.audit_read import verify_stored
+
+    settings = _settings()
+    verdict = verify_stored(_redis(settings), settings.env.kafka_bootstrap)
+    out.print(str(verdict), highlight=False, soft_wrap=True)
+    if verdict.broken is not None:
+        raise typer.Exit(1)
 
 
 # --- housekeeping -----------------------------------------------------------------------------

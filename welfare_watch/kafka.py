@@ -10,7 +10,12 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import CoordinatorNotAvailableError, KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    CoordinatorNotAvailableError,
+    KafkaError,
+    NotCoordinatorError,
+    TopicAlreadyExistsError,
+)
 
 from welfare_watch import names
 from welfare_watch.errors import WelfareWatchError
@@ -92,7 +97,9 @@ def lag(bootstrap: str, group: str, topics: Iterable[str] | re.Pattern[str]) -> 
             return 0
         try:
             committed = client.list_group_offsets(group).get(group, {})
-        except CoordinatorNotAvailableError:  # no group has committed anything yet
+        except (CoordinatorNotAvailableError, NotCoordinatorError):
+            # No group has committed anything yet, or a fresh broker is still electing the
+            # coordinator: count everything as not yet done, and the caller asks again.
             committed = {}
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=_TIMEOUT_MS)
     try:
@@ -121,7 +128,7 @@ def _existing(existing: Iterable[str], topics: Iterable[str] | re.Pattern[str]) 
 
 def owned_topics(all_topics: Iterable[str]) -> list[str]:
     """Every topic this project created: contract topics, internal ones, Faust's own."""
-    fixed = {names.ROSTER_CHANGES, names.ALERTS, names.REJECTED, *names.WORKER_INPUTS}
+    fixed = {names.ROSTER_CHANGES, names.ALERTS, names.REJECTED, names.AUDIT, *names.WORKER_INPUTS}
     return sorted(
         t
         for t in all_topics

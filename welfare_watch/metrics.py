@@ -57,6 +57,12 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
             registry=registry,
         )
+        self.false_matches = Counter(
+            "welfare_watch_false_matches",
+            "Alerts resolved as false matches, per department feed whose records made them",
+            ["feed"],
+            registry=registry,
+        )
         self.scan_skipped = Counter(
             "welfare_watch_scan_skipped_people",
             "People a scan could not judge for a rule that concludes from a missing record, "

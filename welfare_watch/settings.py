@@ -128,6 +128,36 @@ class Connectors(_Strict):
     poll_seconds: float = Field(default=1.0, gt=0)  # how often the inbox folders are looked at
 
 
+WebhookFormat = Literal["json", "wecom", "dingtalk"]
+
+
+class WebhookTarget(_Strict):
+    """Where one queue's alert changes are posted. The URL is a secret: robot webhooks carry
+    their key in it (企业微信 `key=`, 钉钉 `access_token=`), so it is never logged."""
+
+    url: SecretStr
+    format: WebhookFormat = "json"
+    secret: SecretStr | None = None  # format "dingtalk" only: the robot's signing secret (加签)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("a webhook url starts with http:// or https://")
+        return value
+
+
+class Webhooks(_Strict):
+    """Outbound webhooks per queue (`"*"`: every queue), retried with exponential back-off."""
+
+    inbox_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://")
+    attempts: int = Field(default=5, ge=1, le=20)  # tries per delivery before giving up
+    backoff_seconds: float = Field(default=1.0, gt=0)  # before the 2nd try; doubles each time
+    timeout_seconds: float = Field(default=10.0, gt=0)  # one try
+    concurrency: int = Field(default=8, gt=0)  # requests in flight at once
+    targets: dict[str, WebhookTarget] = Field(default_factory=dict)  # queue or "*" -> target
+
+
 class Policy(_Strict):
     """Everything in config/welfare-watch.toml: the city, programs, thresholds, SLAs."""
 
@@ -139,6 +169,7 @@ class Policy(_Strict):
     routing: Routing = Routing()
     scan: Scan = Scan()
     connectors: Connectors = Connectors()
+    webhooks: Webhooks = Webhooks()
 
 
 class Environment(BaseSettings):

@@ -49,7 +49,7 @@ def wait_for(url: str, timeout: float = 30) -> None:
 
 def test_one_file_four_ways_one_piece_of_evidence(ww: Cli, worker: Worker, tmp_path: Path) -> None:
     sample = SAMPLES / "psb_deaths.csv"
-    env = {**ww.env, "WW_DATA_DIR": str(tmp_path), "WW_SECRET_KEY": "four-ways-test"}
+    env = {**ww.env, "WW_DATA_DIR": str(tmp_path), "WW_SECRET_KEY": "four-ways-" + "x" * 32}
     worker.start()
     ww("roster", "load", str(SAMPLES / "roster.csv"))
 
@@ -144,7 +144,7 @@ def test_every_feed_sample_arrives_every_way(ww: Cli, tmp_path: Path) -> None:
         by_feed[result.feed] = (accepted + result.accepted, rejected + result.rejected)
     assert by_feed == {f: (n, 0) for f, n in expected.items()}
     # HTTP, each as its own department
-    env = {**ww.env, "WW_DATA_DIR": str(tmp_path), "WW_SECRET_KEY": "every-feed-test"}
+    env = {**ww.env, "WW_DATA_DIR": str(tmp_path), "WW_SECRET_KEY": "every-feed-" + "x" * 32}
     port = free_port()
     web = subprocess.Popen([WW, "web", "--port", str(port)], env=env)
     try:

@@ -35,7 +35,7 @@ from welfare_watch.settings import Environment, Policy, Routing, Settings
 from welfare_watch.tokens import Claims, TokenError, issue_command, readable, reader, verify
 
 NOW = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)
-SECRET = "unit-test-secret"
+SECRET = "unit-test-secret-at-least-32-bytes-long"
 LISTED = POLICY.model_copy(
     update={"routing": Routing(caseworkers=frozenset({"cw-210105-01", "cw-210102-01"}))}
 )
@@ -53,7 +53,7 @@ def token_reading(queue: str, policy: Policy) -> Claims:
     assert found is not None, f"no token reads {queue!r}"
     role, scope = found
     assert queue == (scope if role == "caseworker" else policy.city.supervisor_queue(scope))
-    token = issue_command(settings_for(policy), role, scope, 7, now=NOW, log=print)
+    token = issue_command(settings_for(policy), role, scope, 7, subject="S-1", now=NOW, log=print)
     claims = verify(token, SECRET.encode(), NOW)
     assert (claims.role, claims.scope) == (role, scope)
     return claims
@@ -203,7 +203,9 @@ def test_route_always_ends_where_an_issued_token_reads(
 
 def _issued(policy: Policy, role: str, scope: str) -> Claims | None:
     try:
-        token = issue_command(settings_for(policy), role, scope, 1, now=NOW, log=print)
+        token = issue_command(
+            settings_for(policy), role, scope, 1, subject="S-1", now=NOW, log=print
+        )
     except TokenError:
         return None
     return verify(token, SECRET.encode(), NOW)
