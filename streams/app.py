@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 import faust
@@ -16,6 +17,10 @@ from alerts.model import Alert
 from connectors.ids import redact
 from streams.abandoned import abandoned, end_marker
 from streams.batch import BatchProcessor, Message, Rejected
+from streams.deadletter import FaustDeadLetters
+from streams.outbox import start_relay
+from streams.producer import WorkerApp
+from streams.retry import BatchRunner
 from streams.store import PersonStore
 from welfare_watch import names
 from welfare_watch.metrics import Metrics
@@ -23,7 +28,9 @@ from welfare_watch.settings import Settings
 
 log = logging.getLogger("welfare_watch.worker")
 
-_MAX_BACKOFF = 30.0
+_STOP_POLL = 0.25  # seconds between looks at whether the worker is stopping, while a batch runs
+
+TimerBody = Callable[[], Coroutine[Any, Any, None]]
 
 
 class FaustPublisher:
@@ -50,7 +57,7 @@ class FaustPublisher:
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     worker = settings.policy.worker
-    app = faust.App(
+    app = WorkerApp(  # acks=all and idempotence for everything the worker produces
         names.WORKER_GROUP,
         broker=f"kafka://{settings.env.kafka_bootstrap}",
         store="memory://",
@@ -66,25 +73,33 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     inputs = app.topic(*names.WORKER_INPUTS, value_serializer="raw", key_serializer="raw")
     publisher = FaustPublisher(app.topic(names.ALERTS), app.topic(names.REJECTED))
     redis = aioredis.from_url(settings.env.redis_url)
-    store = PersonStore(redis)
+    store = PersonStore(redis, worker.partitions)
     audit = AuditLog.for_settings(settings, redis)
-    processor = BatchProcessor(store, publisher, settings, metrics or Metrics(), audit=audit)
+    metrics = metrics or Metrics()
+    deadletters = FaustDeadLetters(app.topic(names.DEADLETTER))  # streams/deadletter.py
+    processor = BatchProcessor(
+        store, publisher, settings, metrics, audit=audit, deadletters=deadletters
+    )
+    runner = BatchRunner(processor, deadletters, metrics)  # retry, split, dead-letter
+    start_relay(app, redis, settings.env.kafka_bootstrap)  # saved alerts: outbox → `alerts`
 
-    @app.timer(settings.policy.scan.check_every, on_leader=True)  # type: ignore[untyped-decorator]
+    grace = StopGrace(app, worker.stop_grace)
+
+    @timer(app, settings.policy.scan.check_every, on_leader=True)
     async def daily_scan() -> None:
-        """The time-based rules once a day, on one worker only (the group's leader)."""
+        """The time-based rules once a day, on one worker at a time (see streams.scan)."""
         from streams.scan import run_daily_scan_if_due
 
         now = dt.datetime.now()  # daily_at is in the worker's local time
         queued = await asyncio.get_running_loop().run_in_executor(
-            None, run_daily_scan_if_due, settings, now
+            None, run_daily_scan_if_due, settings, now, lambda: app.should_stop
         )
         if queued is not None:
             log.info("daily scan: %d people queued", queued)
 
     facts = app.topic(names.FACTS, value_serializer="raw", key_serializer="raw")
 
-    @app.timer(worker.abandon_check_every, on_leader=True)  # type: ignore[untyped-decorator]
+    @timer(app, worker.abandon_check_every, on_leader=True)
     async def end_abandoned_deliveries() -> None:
         """End, on their sender's behalf, deliveries that stopped before their end marker."""
         now = dt.datetime.now(dt.UTC).timestamp()
@@ -98,30 +113,108 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     async def join(stream: Any) -> None:
         async for events in stream.take_events(worker.batch_size, within=worker.batch_within):
             messages = [
-                Message(e.message.topic, e.value, e.message.partition, e.message.offset)
+                Message(
+                    e.message.topic,
+                    e.value,
+                    e.message.partition,
+                    e.message.offset,
+                    e.message.key,
+                    tuple(e.message.headers or ()),
+                )
                 for e in events
             ]
-            await _until_done(processor, messages)
+            # returns once each is processed or dead-lettered; on stop, see StopGrace
+            await grace.run(runner.run(messages))
 
     return app
 
 
-async def _until_done(processor: BatchProcessor, messages: list[Message]) -> None:
-    """Retry a batch until it is processed: raising would ack the batch and lose it."""
-    backoff = 0.5
-    while True:
+def timer(
+    app: faust.App, seconds: float, *, on_leader: bool = False
+) -> Callable[[TimerBody], TimerBody]:
+    """`@app.timer`, exception-safe: declare every timer of the worker with this."""
+
+    def declare(body: TimerBody) -> TimerBody:
+        app.timer(seconds, on_leader=on_leader)(exception_safe(body))
+        return body
+
+    return declare
+
+
+def exception_safe(body: TimerBody) -> TimerBody:
+    """A timer body that logs a failure (masked) and waits for its next turn.
+
+    Faust runs a timer bare (faust/app/base.py, `around_timer`): an exception from it crashes
+    the app (mode/services.py, `_execute_task`), which stops the worker mid-batch."""
+
+    @functools.wraps(body)
+    async def guarded() -> None:
         try:
-            await processor.process(messages)
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a broker or Redis restart, or a bug: retry, never skip
+            await body()
+        except Exception as exc:  # a Redis or Kafka blip, or a bug: the next turn tries again
             log.error(
-                "batch of %d failed (%s: %s); retrying in %.1fs",
-                len(messages),
+                "timer %s failed (%s: %s); it runs again at its next turn",
+                body.__name__,
                 type(exc).__name__,
                 redact(str(exc)),
-                backoff,
             )
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, _MAX_BACKOFF)
+
+    return guarded
+
+
+class StopGrace:
+    """Lets a stopping worker finish the batch in flight, within `stop_grace` seconds in all,
+    and never lets the consumer commit a batch that was not saved.
+
+    Faust cancels the agent when it stops (after no grace: mode's `_default_stop_futures`
+    waits 0 s), at once when the app crashed; the cancel leaves `take_events`, whose `finally`
+    acks the batch it yielded, and the consumer commits what is acked on stop. So a batch runs
+    as a task of its own, which the cancel does not reach, and the agent waits for it. If it is
+    still not saved when the grace is over, every message not yet acked is marked settled
+    without an ack (`acked`, the flag the ack path tests first), so no commit covers it or
+    anything after it in its partition: it is read again when the partition is next assigned.
+    A batch that fails (raises instead of returning) is held back the same way before its
+    error leaves the agent.
+    """
+
+    def __init__(self, app: faust.App, seconds: float) -> None:
+        self._app = app
+        self._seconds = seconds
+        self._deadline: float | None = None  # set once the worker is seen stopping
+
+    async def run(self, batch: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(batch)
+        loop = asyncio.get_running_loop()
+        cancelled = False
+        while not task.done():
+            if self._deadline is None and (cancelled or self._app.should_stop):
+                self._deadline = loop.time() + self._seconds
+            wait = _STOP_POLL
+            if self._deadline is not None:
+                wait = min(wait, self._deadline - loop.time())
+            if wait <= 0:  # the grace is over and the batch is not saved
+                self._hold_back(f"was not saved within stop_grace ({self._seconds:g}s)")
+                task.cancel()  # whatever it saved is saved again, to the same effect, on replay
+                await asyncio.wait({task}, timeout=1.0)
+                if not cancelled:  # the stop has not reached the agent yet: wait for it
+                    await asyncio.Event().wait()
+                raise asyncio.CancelledError
+            try:
+                await asyncio.wait({task}, timeout=wait)
+            except asyncio.CancelledError:
+                cancelled = True  # the batch goes on; the loop above bounds the wait
+        if task.cancelled() or task.exception() is not None:
+            self._hold_back("failed")  # the ack on the agent's way out must not cover it
+        if cancelled:
+            raise asyncio.CancelledError
+        task.result()
+
+    def _hold_back(self, why: str) -> None:
+        held = 0
+        for message in list(self._app.consumer.unacked):
+            if not message.acked:
+                message.acked = True  # settled, never acked: the consumer commits none of it
+                held += 1
+        log.warning(
+            "the batch in flight %s; %d messages left uncommitted, to be read again", why, held
+        )

@@ -21,9 +21,11 @@ from alerts.reconcile import reconcile
 from connectors.delivery import DeliveryEnd
 from connectors.errors import BadRecord
 from connectors.feedspec import NAME_PATTERN
+from connectors.ids import mask_id
 from connectors.parse import Rejection
 from connectors.roster_file import parse_roster_change
 from streams.commands import apply_commands
+from streams.deadletter import DeadLetter, DeadLetterSink, describe_error
 from streams.rules import Context, evaluate
 from streams.rules.sources import refutations, stale_sources
 from streams.state import PersonState, UnknownEnrollment, with_fact, with_roster_change
@@ -40,6 +42,9 @@ class Message:
     value: bytes
     partition: int = 0
     offset: int | None = None  # None when not read from Kafka
+    # As read, for ww.deadletter to keep the message whole (streams.deadletter).
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes | None], ...] = ()
 
     @property
     def source(self) -> str:
@@ -169,8 +174,10 @@ class BatchProcessor:
         metrics: Metrics,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         audit: AuditTrail | None = None,
+        deadletters: DeadLetterSink | None = None,  # where a person whose evaluation raised goes
     ) -> None:
         self._audit = audit
+        self._deadletters = deadletters
         self._store = store
         self._publisher = publisher
         self._settings = settings
@@ -200,10 +207,11 @@ class BatchProcessor:
         changed_alerts = await self._evaluate(work, loaded, changes, now)
         commands = [i for i in decoded if isinstance(i, Command)]
         changed_alerts += apply_commands(commands, loaded, changes, now, self._metrics)
-        # Publish before saving: a crash in between replays the batch and publishes the
-        # same alert versions again (consumers dedupe by alert_id and version), never loses one.
-        if changed_alerts or rejected:
-            await self._publisher.publish(changed_alerts, rejected)
+        # Alerts reach Kafka from the outbox that the save writes (streams/outbox.py), so a
+        # version on `alerts` is the one saved, byte for byte; rejections go out before the
+        # save (a replayed batch may reject a message again).
+        if rejected:
+            await self._publisher.publish([], rejected)
         if changed_alerts and self._audit is not None:  # recorded before saved, like publishing
             partitions = self._settings.policy.worker.partitions
             for chain, entries in audit_entries(changed_alerts, partitions).items():
@@ -323,6 +331,7 @@ class BatchProcessor:
         contexts: dict[dt.date, Context] = {}
         changed_alerts: list[Alert] = []
         skipped: Counter[tuple[str, str]] = Counter()
+        failed: list[DeadLetter] = []
         for pid, trigger in work.triggers.items():
             state = loaded.states[pid]
             today = work.as_of.get(pid) or self._settings.today()
@@ -331,20 +340,49 @@ class BatchProcessor:
                 contexts[today] = Context(policy, today, stale)
             ctx = contexts[today]
             existing = loaded.alerts.get(pid, {})
-            findings = [*evaluate(state, ctx), *overdue(existing.values(), ctx.today)]
+            try:  # the rules are pure: what raises here is this person's state, every time
+                findings = [*evaluate(state, ctx), *overdue(existing.values(), ctx.today)]
+                alerts = reconcile(
+                    findings, existing, state.revoked, now=now, trigger=trigger, policy=policy,
+                    as_of=today, refuted=refutations(existing.values(), state, ctx),
+                )  # fmt: skip
+            except Exception as exc:  # their facts are saved; their alerts wait for a recheck
+                failed.append(self._evaluation_failed(pid, trigger, work.as_of.get(pid), exc, now))
+                continue
             if trigger == "scan":
                 skipped.update((f.type, f.withheld) for f in findings if f.withheld)
-            alerts = reconcile(
-                findings, existing, state.revoked, now=now, trigger=trigger, policy=policy,
-                as_of=today, refuted=refutations(existing.values(), state, ctx),
-            )  # fmt: skip
             if alerts:
                 changes.alerts[pid] = alerts
                 changed_alerts.extend(alerts)
         for (rule, why), people in sorted(skipped.items()):
             self._metrics.scan_skipped.labels(rule).inc(people)
             log.info("scan: %s held back for %d people: %s", rule, people, why)
+        if failed and self._deadletters is not None:  # before the save: never lost
+            await self._deadletters.send(failed)
+            for letter in failed:
+                self._metrics.dead_letters.labels(letter.topic, letter.kind).inc()
         return changed_alerts
+
+    def _evaluation_failed(
+        self, pid: str, trigger: Trigger, as_of: dt.date | None, exc: Exception, now: dt.datetime
+    ) -> DeadLetter:
+        """Log and count it, and make the recheck that `deadletter replay` sends once the cause
+        is fixed (a rule corrected, a bad record revoked)."""
+        error = describe_error(exc)
+        self._metrics.evaluation_failures.labels(type(exc).__name__).inc()
+        log.error("evaluating %s failed, their facts are saved: %s", mask_id(pid), error)
+        recheck = Recheck(pid, "scan" if trigger == "scan" else "enrollment", as_of)
+        return DeadLetter(
+            topic=names.RECHECK,
+            key=pid.encode(),
+            value=recheck.as_json(),
+            headers=(),
+            partition=None,  # replayed by key: the partition the person's messages are in
+            offset=None,
+            kind="evaluation",
+            error=error,
+            at=now,
+        )
 
     def _count(
         self, decoded: Sequence[Decoded], alerts: Sequence[Alert], rejected: Sequence[Rejected]

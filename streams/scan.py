@@ -4,33 +4,132 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import cast
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
 
 import redis
 import redis.asyncio as aioredis
 
 from connectors.ids import check_id
-from streams.roster import request_recheck
+from streams.batch import Recheck
 from streams.rules import Context, Finding, evaluate
 from streams.state import PersonState
 from streams.store import PersonStore
-from welfare_watch import names
+from welfare_watch import kafka, names
 from welfare_watch.errors import WelfareWatchError
 from welfare_watch.models import Enrollment
 from welfare_watch.settings import Settings
 
+_CHUNK = 2000  # re-checks put on Kafka between two renewals of the scan's claim
+_TIMEOUT = 30.0  # seconds: a Redis that does not answer fails the turn; the next one retries
 
-def request_scan(settings: Settings, as_of: dt.date | None = None) -> int:
-    """Queue every person on the roster or with an alert for the time-based rules."""
-    client = redis.Redis.from_url(settings.env.redis_url)
-    people = {
+# Renew the claim (KEYS[1]) for ARGV[2] ms if this worker (ARGV[1]) still holds it.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+# Record the day (ARGV[2]) as scanned (KEYS[2]) if this worker (ARGV[1]) still holds the claim.
+_FINISH = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+"""
+# Give the claim up (a scan that failed, or a worker that stops): the next turn may retry.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class ScanClaimLost(WelfareWatchError):
+    """The claim expired, or another worker holds it now: this one stops queuing."""
+
+
+class ScanInterrupted(WelfareWatchError):
+    """The worker is stopping: it stops queuing and gives the claim up for the next leader."""
+
+
+class Producer(Protocol):
+    """What `send_rechecks` needs of a kafka-python producer."""
+
+    def send(self, topic: str, *, key: bytes, value: bytes) -> Any: ...
+    def flush(self) -> None: ...
+
+
+def _client(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.env.redis_url, socket_timeout=_TIMEOUT, socket_connect_timeout=_TIMEOUT
+    )
+
+
+def scan_people(client: redis.Redis) -> set[str]:
+    """Everyone on the roster or with an alert."""
+    return {
         key.decode()
         for hash_key in (names.ROSTER, names.ALERTS_BY_PERSON)
         for key in cast(list[bytes], client.hkeys(hash_key))
     }
-    return request_recheck(settings, people, trigger="scan", as_of=as_of or settings.today())
+
+
+def request_scan(settings: Settings, as_of: dt.date | None = None) -> int:
+    """Queue every person on the roster or with an alert for the time-based rules."""
+    client = _client(settings)
+    try:
+        people = scan_people(client)
+    finally:
+        client.close()
+    return queue_scan(settings, people, as_of or settings.today())
+
+
+def queue_scan(
+    settings: Settings,
+    person_ids: Iterable[str],
+    as_of: dt.date,
+    before_each_chunk: Callable[[], None] = lambda: None,
+) -> int:
+    """One scan re-check per person on `ww.recheck`; returns once the broker has every one."""
+    kafka.ensure_topics(
+        settings.env.kafka_bootstrap, names.WORKER_INPUTS, settings.policy.worker.partitions
+    )
+    producer = kafka.producer(settings.env.kafka_bootstrap)
+    try:
+        return send_rechecks(producer, person_ids, as_of, before_each_chunk)
+    finally:
+        producer.close()
+
+
+def send_rechecks(
+    producer: Producer,
+    person_ids: Iterable[str],
+    as_of: dt.date,
+    before_each_chunk: Callable[[], None] = lambda: None,
+) -> int:
+    """Send in chunks; after each, flush and check every send, so that a returned count means
+    the broker has them all. `before_each_chunk` may raise to stop (the claim is gone)."""
+    ids = sorted(person_ids)
+    for start in range(0, len(ids), _CHUNK):
+        before_each_chunk()
+        sent = [
+            producer.send(
+                names.RECHECK, key=pid.encode(), value=Recheck(pid, "scan", as_of).as_json()
+            )
+            for pid in ids[start : start + _CHUNK]
+        ]
+        producer.flush()
+        for future in sent:
+            future.get(timeout=_TIMEOUT)  # raises the error of a send that failed
+    return len(ids)
 
 
 def scan_due(last: dt.date | None, today: dt.date, now: dt.time, daily_at: dt.time) -> bool:
@@ -38,21 +137,103 @@ def scan_due(last: dt.date | None, today: dt.date, now: dt.time, daily_at: dt.ti
     return (last is None or last < today) and now >= daily_at
 
 
-def run_daily_scan_if_due(settings: Settings, now: dt.datetime) -> int | None:
-    """The worker's timer: queue the scan when due and record the day, else do nothing.
+@dataclass
+class ScanClaim:
+    """One worker's claim on one day's scan: `SET key owner NX EX seconds`, renewed before each
+    chunk it queues. The day is recorded as scanned only by the worker that still holds it."""
+
+    client: redis.Redis
+    day: dt.date
+    seconds: int
+    owner: str = field(default_factory=lambda: _owner())
+
+    @property
+    def key(self) -> str:
+        return names.scan_claim_key(self.day.isoformat())
+
+    def take(self) -> bool:
+        return bool(self.client.set(self.key, self.owner, nx=True, ex=self.seconds))
+
+    def renew(self) -> None:
+        if not self.client.eval(_RENEW, 1, self.key, self.owner, self.seconds * 1000):
+            raise ScanClaimLost(
+                f"the claim on the {self.day} scan expired or went to another worker"
+            )
+
+    def finish(self) -> None:
+        if not self.client.eval(
+            _FINISH, 2, self.key, names.LAST_SCAN, self.owner, self.day.isoformat()
+        ):
+            raise ScanClaimLost(
+                f"the claim on the {self.day} scan expired before it was recorded; "
+                "the worker holding it now records it"
+            )
+
+    def release(self) -> None:
+        self.client.eval(_RELEASE, 1, self.key, self.owner)
+
+
+def _owner() -> str:
+    """This worker, in the claim (host, process, attempt): for whoever looks at Redis."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _last_scan(client: redis.Redis) -> dt.date | None:
+    raw = cast(bytes | None, client.get(names.LAST_SCAN))
+    return dt.date.fromisoformat(raw.decode()) if raw else None
+
+
+def run_daily_scan_if_due(
+    settings: Settings, now: dt.datetime, stopping: Callable[[], bool] = lambda: False
+) -> int | None:
+    """The worker's timer: queue today's scan when it is due and no other worker is at it,
+    and record the day once every re-check is on Kafka; else do nothing (None).
 
     A store with no enrollment at all is not scanned (and the day not recorded): the scan
-    runs once a roster is there."""
-    client = redis.Redis.from_url(settings.env.redis_url)
-    raw = cast(bytes | None, client.get(names.LAST_SCAN))
-    last = dt.date.fromisoformat(raw.decode()) if raw else None
-    today = settings.today()
-    if not scan_due(last, today, now.time(), settings.policy.scan.time):
-        return None
-    if not client.exists(names.ROSTER):  # nobody enrolled yet: nothing to judge, not done
-        return None
-    queued = request_scan(settings, today)
-    client.set(names.LAST_SCAN, today.isoformat())
+    runs once a roster is there. A scan that fails or is stopped gives its claim up, so the
+    next turn retries it; one whose worker died is retried once its claim has expired. Either
+    way some people are queued twice that day, which changes nothing: re-evaluating the same
+    state raises nothing new."""
+    client = _client(settings)
+    try:
+        today = settings.today()
+        if not scan_due(_last_scan(client), today, now.time(), settings.policy.scan.time):
+            return None
+        if not client.exists(names.ROSTER):  # nobody enrolled yet: nothing to judge, not done
+            return None
+        claim = ScanClaim(client, today, settings.policy.scan.claim_seconds)
+        if not claim.take():
+            return None  # another worker is queuing it (or died at it: its claim expires)
+        last = _last_scan(client)
+        if last is not None and last >= today:  # done by another just before the claim
+            claim.release()
+            return None
+        return _queue_claimed(settings, client, claim, today, stopping)
+    finally:
+        client.close()
+
+
+def _queue_claimed(
+    settings: Settings,
+    client: redis.Redis,
+    claim: ScanClaim,
+    today: dt.date,
+    stopping: Callable[[], bool],
+) -> int:
+    def before_each_chunk() -> None:
+        if stopping():
+            raise ScanInterrupted("the worker is stopping; the next leader scans instead")
+        claim.renew()
+
+    try:
+        queued = queue_scan(settings, scan_people(client), today, before_each_chunk)
+        claim.finish()
+    except ScanClaimLost:
+        raise
+    except BaseException:
+        with suppress(redis.RedisError):
+            claim.release()
+        raise
     return queued
 
 

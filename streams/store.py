@@ -14,6 +14,7 @@ from redis.typing import EncodableT, FieldT
 
 from alerts.lifecycle import Outcome
 from alerts.model import Alert
+from streams import outbox
 from streams.state import PersonState
 from welfare_watch import names
 from welfare_watch.models import Enrollment, Fact
@@ -104,8 +105,11 @@ def pending_field(delivery: str, partition: int) -> str:
 
 
 class PersonStore:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, partitions: int = 1) -> None:
         self._redis = redis
+        # of the worker's input topics: each changed alert goes to its person's partition's
+        # outbox (a store that only loads, or one test partition, may leave it at 1)
+        self._partitions = partitions
 
     async def load(self, person_ids: Sequence[str]) -> Loaded:
         if not person_ids:
@@ -186,7 +190,8 @@ class PersonStore:
             }
             pipe.hset(names.HOUSEHOLDS, mapping=households)
         if changes.alerts:
-            _write_alerts(pipe, changes.alerts, loaded.alerts)
+            written = _write_alerts(pipe, changes.alerts, loaded.alerts)
+            outbox.append(pipe, written, self._partitions)  # relayed to `alerts` once saved
         for outcome in changes.outcomes:  # readable once the change itself is saved
             pipe.set(names.command_result_key(outcome.command_id), outcome.as_json(), ex=600)
             pipe.publish(names.COMMAND_DONE, outcome.command_id)
@@ -197,18 +202,22 @@ def _write_alerts(
     pipe: aioredis.client.Pipeline,
     changed: Mapping[str, list[Alert]],
     stored: Mapping[str, Mapping[str, Alert]],
-) -> None:
-    """Each person's alerts whole, the queue and district indexes, and one event per change."""
+) -> list[tuple[Alert, str]]:
+    """Each person's alerts whole, the queue and district indexes, and one event per change;
+    each change with its JSON as written, which the outbox then gets byte for byte."""
     by_person: dict[FieldT, EncodableT] = {}
+    written: list[tuple[Alert, str]] = []
     for pid, alerts in changed.items():
         merged = dict(stored.get(pid, {}))
         for alert in alerts:
             before = merged.get(alert.alert_id)
             merged[alert.alert_id] = alert
             _index(pipe, alert, before)
+            text = alert.model_dump_json()
+            written.append((alert, text))
             pipe.xadd(
                 names.ALERT_EVENTS,
-                {"alert": alert.model_dump_json()},
+                {"alert": text},
                 maxlen=ALERT_EVENTS_KEPT,
                 approximate=True,
             )
@@ -216,6 +225,7 @@ def _write_alerts(
     pipe.hset(names.ALERTS_BY_PERSON, mapping=by_person)
     index: dict[FieldT, EncodableT] = {a.alert_id: pid for pid, al in changed.items() for a in al}
     pipe.hset(names.ALERT_INDEX, mapping=index)
+    return written
 
 
 def _index(pipe: aioredis.client.Pipeline, alert: Alert, before: Alert | None) -> None:

@@ -7,6 +7,7 @@ import logging
 import faust
 from prometheus_client import start_http_server
 
+from streams import deadletter
 from streams.app import create_app
 from welfare_watch import kafka, names
 from welfare_watch.settings import Settings
@@ -19,6 +20,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     kafka.ensure_topics(bootstrap, names.WORKER_INPUTS, settings.policy.worker.partitions)
     kafka.ensure_topics(bootstrap, [names.ALERTS], settings.policy.worker.partitions)
     kafka.ensure_topics(bootstrap, [names.REJECTED], 1)
+    deadletter.ensure_topic(bootstrap)  # one partition, kept forever
     if settings.env.metrics_port:
         start_http_server(settings.env.metrics_port, addr="0.0.0.0")
     app = create_app(settings)

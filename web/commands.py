@@ -37,7 +37,9 @@ class CommandSender:
                 await asyncio.to_thread(
                     kafka.ensure_topics, bootstrap, names.WORKER_INPUTS, partitions
                 )
-                producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=bootstrap, acks="all", enable_idempotence=True
+                )
                 await producer.start()
                 self._producer = producer
             return self._producer

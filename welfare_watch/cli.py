@@ -471,6 +471,63 @@ def audit_verify() -> None:
         raise typer.Exit(1)
 
 
+# --- dead letters -----------------------------------------------------------------------------
+
+deadletter_app = typer.Typer(
+    no_args_is_help=True,
+    help="Worker input set aside because it failed every time (the topic ww.deadletter).",
+)
+app.add_typer(deadletter_app, name="deadletter")
+
+
+@deadletter_app.command("list")
+def deadletter_list(
+    waiting: Annotated[bool, typer.Option("--waiting", help="only those not replayed")] = False,
+) -> None:
+    """Show each dead letter: its id, where it was read, the masked key, why, and whether it
+    was replayed. A replayed message that failed again is a new one, marked as such."""
+    from streams.deadletter import read_all, replays, rows
+
+    settings = _settings()
+    shown = rows(read_all(settings.env.kafka_bootstrap), replays(_redis(settings)))
+    if waiting:
+        shown = [r for r in shown if r.status.startswith("waiting")]
+    table = Table("id", "at (UTC)", "from", "key", "kind", "error", "status")
+    for row in shown:
+        table.add_row(str(row.id), row.at, row.source, row.key, row.kind, row.error, row.status)
+    out.print(table)
+    out.print(f"{len(shown)} dead letters")
+
+
+@deadletter_app.command("replay")
+def deadletter_replay(
+    ids: Annotated[list[int] | None, typer.Argument(help="ids that `list` shows")] = None,
+    every: Annotated[
+        bool,
+        typer.Option("--all", help="every one waiting (not the repeat of one already replayed)"),
+    ] = False,
+    topic: Annotated[str | None, typer.Option(help="with --all: only from this topic")] = None,
+) -> None:
+    """Put dead letters back on the topic they came from, byte for byte, each at most once.
+    Fix what made them fail first: a message that fails again comes back as a new one."""
+    from streams.deadletter import replay
+
+    if not ids and not every:
+        raise WelfareWatchError("name the dead letters to replay by id, or use --all")
+    settings = _settings()
+    _audit_cli(
+        "deadletter_replayed",
+        {"ids": sorted(ids or []), "all": every, "topic": topic or ""},
+        target="deadletter",
+    )
+    sent = replay(
+        settings.env.kafka_bootstrap, _redis(settings), ids or [], every=every, topic=topic
+    )
+    for item in sent:
+        out.print(f"#{item.id} replayed to {item.to}")
+    out.print(f"{len(sent)} replayed")
+
+
 # --- housekeeping -----------------------------------------------------------------------------
 
 

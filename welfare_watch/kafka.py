@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -61,17 +62,58 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> Non
             client.create_topics(new, timeout_ms=_TIMEOUT_MS)
 
 
+class NotDelivered(WelfareWatchError):
+    """Kafka did not acknowledge records that were sent: whatever they belong to (a delivery,
+    a scan) did not go through and must be sent again (the worker ignores a fact it has)."""
+
+
+class _Producer(KafkaProducer):  # type: ignore[misc]
+    """A KafkaProducer whose flush() raises NotDelivered when a record sent before it failed.
+
+    KafkaProducer.flush() returns once every record has succeeded *or failed* (a broker down
+    longer than delivery_timeout_ms): a file report or an HTTP reply given after it must not
+    count records that were lost. Each record's failure is collected as it happens (before the
+    flush that waits on it returns) and reported by the next flush."""
+
+    def __init__(self, **configs: Any) -> None:
+        super().__init__(**configs)
+        self._lock = threading.Lock()
+        self._failures: list[BaseException] = []
+
+    def send(self, *args: Any, **kwargs: Any) -> Any:
+        future = super().send(*args, **kwargs)
+        future.add_errback(self._failed)
+        return future
+
+    def _failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self._failures.append(exc)
+
+    def flush(self, timeout: float | None = None) -> None:
+        super().flush(timeout)
+        with self._lock:
+            failures, self._failures = self._failures, []
+        if failures:
+            raise NotDelivered(
+                f"Kafka did not acknowledge {len(failures)} record(s) "
+                f"({type(failures[0]).__name__}); nothing of this was accepted: send it again"
+            )
+
+
 def producer(bootstrap: str) -> Any:
+    """Every record acknowledged by all in-sync replicas (acks=all); idempotent, so the
+    producer's own retries (a broker restart) neither duplicate nor reorder a partition; it
+    retries until delivery_timeout_ms (120 s), and flush() raises NotDelivered for a record
+    that still failed."""
     try:
-        return KafkaProducer(
+        return _Producer(
             bootstrap_servers=bootstrap,
             client_id="welfare-watch",
             acks="all",
             linger_ms=20,
             batch_size=256 * 1024,
             compression_type=None,
-            retries=10,
-            enable_idempotence=True,  # retries neither duplicate nor reorder a partition
+            enable_idempotence=True,
         )
     except KafkaError as exc:
         raise _unreachable(bootstrap, exc) from None
@@ -128,7 +170,10 @@ def _existing(existing: Iterable[str], topics: Iterable[str] | re.Pattern[str]) 
 
 def owned_topics(all_topics: Iterable[str]) -> list[str]:
     """Every topic this project created: contract topics, internal ones, Faust's own."""
-    fixed = {names.ROSTER_CHANGES, names.ALERTS, names.REJECTED, names.AUDIT, *names.WORKER_INPUTS}
+    fixed = {
+        names.ROSTER_CHANGES, names.ALERTS, names.REJECTED, names.AUDIT, names.DEADLETTER,
+        *names.WORKER_INPUTS,
+    }  # fmt: skip
     return sorted(
         t
         for t in all_topics

@@ -75,3 +75,31 @@ class Metrics:
             "Time the worker spends on one batch of events",
             registry=registry,
         )
+        # --- poison and dead letters (streams.retry, streams.deadletter) ---
+        self.oldest_batch_age = Gauge(
+            "welfare_watch_worker_oldest_unprocessed_batch_age_seconds",
+            "Now minus when the batch in flight was taken from Kafka; 0 when idle. Grows while "
+            "the worker waits out a Redis or Kafka outage or isolates a poison message",
+            registry=registry,
+        )
+        self.transient_retries = Counter(
+            "welfare_watch_worker_transient_retries",
+            "Batches retried after a Redis or Kafka error that passes (connection, timeout, "
+            "loading, read-only), per kind of error",
+            ["error"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "welfare_watch_worker_dead_letters",
+            "Messages sent to ww.deadletter, per topic they came from and why: `poison` (the "
+            "message fails every time) or `evaluation` (a rule raised for the person)",
+            ["topic", "kind"],
+            registry=registry,
+        )
+        self.evaluation_failures = Counter(
+            "welfare_watch_worker_evaluation_failures",
+            "People whose evaluation raised (their facts saved, a recheck dead-lettered), per "
+            "kind of error",
+            ["error"],
+            registry=registry,
+        )

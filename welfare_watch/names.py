@@ -10,6 +10,10 @@ AUDIT = "audit"  # every audit entry, keyed by chain: the chains' heads outside 
 FACTS = "ww.facts"  # canonical department facts, keyed by person_id (internal)
 RECHECK = "ww.recheck"  # "re-evaluate this person", keyed by person_id (internal)
 COMMANDS = "ww.commands"  # a person's action on an alert (ack, resolve…), keyed by person_id
+# Worker input that failed for a reason retrying cannot fix (streams.deadletter): the original
+# key, value and headers unchanged, then headers `ww.dlq.*` with the topic, partition and offset
+# it was read at and the masked error. One partition, kept forever (retention.ms=-1).
+DEADLETTER = "ww.deadletter"
 
 # The worker's inputs: all keyed by person_id and co-partitioned, so one person's
 # updates are handled in order by one worker, the one writer of their alerts.
@@ -41,6 +45,17 @@ PENDING_DELIVERIES = PREFIX + "pending-deliveries"
 # sorted set feed -> time (epoch seconds) its latest delivery was completed (end marker seen)
 FEED_DELIVERED = PREFIX + "feed-delivered"
 PENDING_PATTERN = PREFIX + "pending:*"  # every pending set (see pending_key)
+# hash dead-letter offset -> JSON {"state": "sending"|"sent", "at", "to"}: the dead letters that
+# `welfare-watch deadletter replay` put back (each at most once), and where they went
+DEADLETTER_REPLAYS = PREFIX + "deadletter:replays"
+
+
+def scan_claim_key(day: str) -> str:
+    """Which worker is queuing the daily scan of `day` (ISO date): SET NX EX, renewed while it
+    queues, so two leaders never queue one day twice and a scan cut short is retried once the
+    claim of the worker that died expires. In LAST_SCAN's hash slot (the braces), so that one
+    script can record the day only while the claim holds, on Redis Cluster too."""
+    return f"{PREFIX}{{{LAST_SCAN}}}:claim:{day}"
 
 
 def queue_key(queue: str) -> str:
@@ -57,6 +72,17 @@ def supervisor_queue(district_code: str) -> str:
 def pending_key(delivery: str, partition: int) -> str:
     """Set of people in one partition with facts from a delivery not yet evaluated."""
     return f"{PREFIX}pending:{delivery}:{partition}"
+
+
+# The alert outbox (streams/outbox.py): one stream per partition of the worker's inputs, each
+# entry an alert version (fields "id": alert_id, "alert": its exact JSON) written in the same
+# MULTI as the state that holds it; the relay publishes it to ALERTS, then deletes it.
+OUTBOX_PATTERN = PREFIX + "outbox:*"  # every outbox stream (see outbox_key)
+
+
+def outbox_key(partition: int) -> str:
+    """Alert versions saved for people of one input partition, not yet on the `alerts` topic."""
+    return f"{PREFIX}outbox:{partition}"
 
 
 # --- the inbox ------------------------------------------------------------------------------

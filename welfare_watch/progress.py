@@ -34,6 +34,7 @@ class Outstanding:
     raw_records: int = 0  # on dept.*.raw, not yet taken by the connectors
     worker_messages: int = 0  # facts, roster changes, re-checks and scans not yet processed
     pending_people: int = 0  # a delivery's people saved but not yet evaluated
+    outbox_alerts: int = 0  # alert versions saved, not yet on the `alerts` topic
 
     @property
     def total(self) -> int:
@@ -42,6 +43,7 @@ class Outstanding:
             + self.raw_records
             + self.worker_messages
             + self.pending_people
+            + self.outbox_alerts
         )
 
     def describe(self) -> str:
@@ -56,6 +58,8 @@ class Outstanding:
         if self.pending_people:
             people = "person" if self.pending_people == 1 else "people"
             parts.append(f"{self.pending_people} {people} pending evaluation")
+        if self.outbox_alerts:
+            parts.append(f"{_count(self.outbox_alerts, 'alert')} not yet on the alerts topic")
         return ", ".join(parts) or "nothing outstanding"
 
 
@@ -72,9 +76,10 @@ def outstanding(settings: Settings) -> Outstanding:
     client = redis.Redis.from_url(settings.env.redis_url)
     try:
         pending = pending_people(client)
+        unpublished = outbox_alerts(client)
     finally:
         client.close()
-    return Outstanding(inbox, raw, worker, pending)
+    return Outstanding(inbox, raw, worker, pending, unpublished)
 
 
 def pending_people(client: redis.Redis) -> int:
@@ -85,4 +90,15 @@ def pending_people(client: redis.Redis) -> int:
     pipe = client.pipeline(transaction=False)
     for key in keys:
         pipe.scard(key)
+    return sum(cast(list[int], pipe.execute()))
+
+
+def outbox_alerts(client: redis.Redis) -> int:
+    """Entries in every outbox stream (streams/outbox.py): saved, not yet relayed."""
+    keys = list(client.scan_iter(match=names.OUTBOX_PATTERN, count=1000, _type="stream"))
+    if not keys:
+        return 0
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.xlen(key)
     return sum(cast(list[int], pipe.execute()))

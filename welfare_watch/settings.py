@@ -106,6 +106,10 @@ class Worker(_Strict):
     # sender died) is ended on its behalf, so its people are evaluated without waiting a day.
     abandon_after: float = Field(default=60.0, gt=0)
     abandon_check_every: float = Field(default=10.0, gt=0)  # seconds between looks
+    # On SIGTERM the batch in flight may take this many seconds to be saved; past it the worker
+    # stops without committing it (it is read again on restart). The stop then takes about 4 s
+    # more: keep the sum below the supervisor's wait before SIGKILL (docker stop: 10 s).
+    stop_grace: float = Field(default=6.0, gt=0)
 
 
 class Routing(_Strict):
@@ -117,6 +121,9 @@ class Routing(_Strict):
 class Scan(_Strict):
     daily_at: str = Field(default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # worker clock
     check_every: float = Field(default=60.0, gt=0)  # seconds between "is a scan due?" checks
+    # A worker claims the day's scan for this many seconds, renewed while it queues; a scan cut
+    # short (the worker died) is taken over by the group's leader once the claim expires.
+    claim_seconds: int = Field(default=300, ge=1)
 
     @property
     def time(self) -> dt.time:
