@@ -40,7 +40,7 @@ from alerts.audit_chain import (
     verify_chain,
     worker_chain,
 )
-from welfare_watch import kafka, names
+from welfare_watch import kafka, names, redis_client
 from welfare_watch.errors import WelfareWatchError
 from welfare_watch.settings import Settings
 
@@ -244,7 +244,7 @@ class SyncAuditLog:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> SyncAuditLog:
-        client = redis.Redis.from_url(settings.env.redis_url)
+        client = redis_client.connect(settings.env.redis_url)
         return cls(client, settings.env.kafka_bootstrap, settings.policy.worker.partitions)
 
     def append(

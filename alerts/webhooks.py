@@ -41,7 +41,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from alerts.model import Alert
 from alerts.webhook_formats import webhook_body
-from welfare_watch import names
+from welfare_watch import names, redis_client
 from welfare_watch.settings import Settings, Webhooks, WebhookTarget
 
 log = logging.getLogger(__name__)
@@ -360,7 +360,7 @@ def run_webhooks(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        client = aioredis.Redis.from_url(settings.env.redis_url, socket_connect_timeout=5)
+        client = redis_client.connect_async(settings.env.redis_url, socket_connect_timeout=5)
         try:
             service = WebhookService(client, config, consumer=name)
             queues = ", ".join(sorted(config.targets)) or "none configured"

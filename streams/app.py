@@ -10,24 +10,25 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 import faust
-import redis.asyncio as aioredis
 
 from alerts.audit import AuditLog
 from alerts.model import Alert
 from connectors.ids import redact
 from streams.abandoned import abandoned, end_marker
 from streams.batch import BatchProcessor, Message, Rejected
+from streams.catchup import CatchUp, KafkaGapReader
 from streams.deadletter import FaustDeadLetters
 from streams.outbox import start_relay
 from streams.producer import WorkerApp
 from streams.retry import BatchRunner
 from streams.store import PersonStore
-from welfare_watch import names
+from welfare_watch import names, redis_client
 from welfare_watch.metrics import Metrics
 from welfare_watch.settings import Settings
 
 log = logging.getLogger("welfare_watch.worker")
 
+RECOVER_EVERY = 5.0  # seconds between looks at whether the store lost what was processed
 _STOP_POLL = 0.25  # seconds between looks at whether the worker is stopping, while a batch runs
 
 TimerBody = Callable[[], Coroutine[Any, Any, None]]
@@ -72,7 +73,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     )
     inputs = app.topic(*names.WORKER_INPUTS, value_serializer="raw", key_serializer="raw")
     publisher = FaustPublisher(app.topic(names.ALERTS), app.topic(names.REJECTED))
-    redis = aioredis.from_url(settings.env.redis_url)
+    redis = redis_client.connect_async(settings.env.redis_url)
     store = PersonStore(redis, worker.partitions)
     audit = AuditLog.for_settings(settings, redis)
     metrics = metrics or Metrics()
@@ -80,7 +81,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     processor = BatchProcessor(
         store, publisher, settings, metrics, audit=audit, deadletters=deadletters
     )
-    runner = BatchRunner(processor, deadletters, metrics)  # retry, split, dead-letter
+    # the store, not Kafka's commit, says what is done: what it lacks is read again first
+    catch_up = CatchUp(store, KafkaGapReader(settings.env.kafka_bootstrap))
+    runner = BatchRunner(processor, deadletters, metrics, progress=catch_up)  # retry, split, DLQ
     start_relay(app, redis, settings.env.kafka_bootstrap)  # saved alerts: outbox → `alerts`
 
     grace = StopGrace(app, worker.stop_grace)
@@ -108,6 +111,14 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
             await facts.send(value=end_marker(pending), partition=pending.partition)
         if quiet:
             log.warning("ended %d abandoned deliveries (no end marker came)", len(quiet))
+
+    @timer(app, RECOVER_EVERY)
+    async def recover_lost_saves() -> None:
+        """A partition with no new batch would not notice that Redis came back without its
+        last writes: compare the store with what this worker processed, and read it again."""
+        assigned = [(tp.topic, tp.partition) for tp in app.consumer.assignment()]
+        if count := await runner.recover(assigned):
+            log.warning("read %d messages again that the store had lost", count)
 
     @app.agent(inputs, name="join")
     async def join(stream: Any) -> None:

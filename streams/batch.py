@@ -26,6 +26,7 @@ from connectors.parse import Rejection
 from connectors.roster_file import parse_roster_change
 from streams.commands import apply_commands
 from streams.deadletter import DeadLetter, DeadLetterSink, describe_error
+from streams.offsets import advanced, batch_high_water, covered
 from streams.rules import Context, evaluate
 from streams.rules.sources import refutations, stale_sources
 from streams.state import PersonState, UnknownEnrollment, with_fact, with_roster_change
@@ -189,10 +190,12 @@ class BatchProcessor:
         decoded: list[Decoded] = []
         rejected: list[Rejected] = []
         partition_of: dict[str, int] = {}  # one person's messages share a partition
+        read_from: list[Message] = []  # each decoded item's message
         for message in messages:
             try:
                 item = _decode(message, self._settings)
                 decoded.append(item)
+                read_from.append(message)
                 if isinstance(item, Fact):
                     partition_of[item.person_id] = message.partition
             except (ValidationError, BadRecord, ValueError, KeyError, TypeError) as exc:
@@ -201,6 +204,10 @@ class BatchProcessor:
         people = [i.person_id for i in decoded if not isinstance(i, DeliveryEnd)]
         loaded = await self._store.load(list(dict.fromkeys(people)))
         changes = Changes(seen_at=now.timestamp())
+        decoded = _not_yet_saved(decoded, read_from, loaded, changes)
+        changes.progress = batch_high_water(
+            (m.topic, m.partition, m.offset) for m in messages if m.offset is not None
+        )
         work = self._apply(decoded, partition_of, loaded.states, changes, rejected)
         await self._end_deliveries(decoded, work, loaded, changes)
         await self._add_households(work, loaded, changes)
@@ -401,6 +408,33 @@ class BatchProcessor:
                 self._metrics.alert_changes.labels(alert.history[-1].action).inc()
         for reject in rejected:
             self._metrics.worker_rejected.labels(reject.topic).inc()
+
+
+def _not_yet_saved(
+    decoded: Sequence[Decoded], read_from: Sequence[Message], loaded: Loaded, changes: Changes
+) -> list[Decoded]:
+    """The items whose person's saved state does not include them yet (a message read again,
+    after a crash or a catch-up, that the person already has is left out: not even a roster
+    change that a later one overrode comes back); each person's offsets then cover the rest."""
+    fresh: list[Decoded] = []
+    concerning: dict[str, list[tuple[str, int | None]]] = {}
+    for item, message in zip(decoded, read_from, strict=True):
+        if isinstance(item, DeliveryEnd):  # about no one person: ending twice changes nothing
+            fresh.append(item)
+            continue
+        label = names.input_label(message.topic, message.partition)
+        have = loaded.offsets.get(item.person_id, {})
+        if covered(have, label, message.offset):
+            continue
+        fresh.append(item)
+        concerning.setdefault(item.person_id, []).append((label, message.offset))
+    if skipped := len(decoded) - len(fresh):
+        log.info("%d messages left out: their people's saved state has them", skipped)
+    for pid, read in concerning.items():
+        offsets = advanced(loaded.offsets.get(pid, {}), read)
+        if offsets != loaded.offsets.get(pid, {}):
+            changes.offsets[pid] = loaded.offsets[pid] = offsets
+    return fresh
 
 
 def _text(value: bytes) -> str:

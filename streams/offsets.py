@@ -7,10 +7,14 @@ the source of truth for progress:
 - each person's save records, in the same transaction as their state, the highest offset of each
   input topic it covers; a message at or below it is skipped for that person (a redelivery after a
   crash changes nothing: not even a roster change that a later one had overridden);
-- each batch also records, per input partition, the offset up to which everything was saved
-  (`Progress`); when the worker is handed a batch that starts past that point (Kafka's commit got
-  ahead of what Redis kept), it first reads the missing range back from Kafka (`read_range`), so
-  Kafka's commit is only a hint.
+- each save also records, per input partition, the offset up to which every message is saved
+  (or dead-lettered); when the worker is handed a batch that starts past that point (Kafka's
+  commit got ahead of what Redis kept), or finds the store behind what it processed itself
+  (Redis came back without its last writes), it first reads the missing range back from Kafka
+  (streams/catchup.py), so Kafka's commit is only a hint.
+
+The names a person's offsets use are `names.input_label(topic, partition)`. This module is the
+pure part; the store (streams/store.py) reads and writes the offsets.
 """
 
 from __future__ import annotations
@@ -46,23 +50,36 @@ def gaps(batch: Iterable[tuple[str, int, int]], saved: Mapping[TopicPartition, i
     return found
 
 
-def covered(person_offsets: Mapping[str, int], topic: str, offset: int | None) -> bool:
-    """Whether this person's saved state already includes the message at `offset` of `topic`."""
+def covered(person_offsets: Mapping[str, int], label: str, offset: int | None) -> bool:
+    """Whether this person's saved state already includes the message at `offset` of the input
+    partition `label`."""
     if offset is None:
         return False
-    last = person_offsets.get(topic)
+    last = person_offsets.get(label)
     return last is not None and offset <= last
 
 
 def advanced(
     current: Mapping[str, int], messages: Iterable[tuple[str, int | None]]
 ) -> dict[str, int]:
-    """A person's offsets after the messages (topic, offset) that concern them."""
+    """A person's offsets after the messages (label, offset) that concern them."""
     result = dict(current)
     for topic, offset in messages:
         if offset is not None and offset > result.get(topic, -1):
             result[topic] = offset
     return result
+
+
+def behind(
+    processed: Mapping[TopicPartition, int], saved: Mapping[TopicPartition, int]
+) -> list[Gap]:
+    """What the store lost of what this worker processed (and saw saved): for each partition
+    whose saved progress is below the last offset processed, the range in between."""
+    return [
+        Gap(topic, partition, saved[(topic, partition)] + 1, last + 1)
+        for (topic, partition), last in sorted(processed.items())
+        if (topic, partition) in saved and saved[(topic, partition)] < last
+    ]
 
 
 def batch_high_water(batch: Iterable[tuple[str, int, int]]) -> dict[TopicPartition, int]:

@@ -28,7 +28,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,6 +39,7 @@ import redis.exceptions
 from connectors.ids import mask_id
 from streams.batch import Message
 from streams.deadletter import DeadLetter, DeadLetterSink, describe_error
+from streams.offsets import Gap
 from welfare_watch.metrics import Metrics
 
 log = logging.getLogger("welfare_watch.worker")
@@ -105,6 +106,20 @@ class Processor(Protocol):
     async def process(self, messages: Sequence[Message]) -> object: ...
 
 
+class Progress(Protocol):
+    """What the store lacks of the input, and reading it again (streams/catchup.py)."""
+
+    async def missing(self, messages: Sequence[Message]) -> list[Gap]: ...
+
+    async def lost(self, assigned: Iterable[tuple[str, int]]) -> list[Gap]: ...
+
+    def done(self, messages: Sequence[Message]) -> None: ...
+
+    async def settle(self, message: Message) -> None: ...
+
+    def read(self, gap: Gap) -> AsyncIterator[list[Message]]: ...
+
+
 class BatchSink(DeadLetterSink, Protocol):
     def begin(self) -> None:
         """A new batch starts (see FaustDeadLetters)."""
@@ -130,8 +145,11 @@ class BatchRunner:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        progress: Progress | None = None,  # None: Kafka's commit is trusted (unit tests)
     ) -> None:
         self._processor = processor
+        self._progress = progress
+        self._lock = asyncio.Lock()  # one batch at a time: the agent's, or a catch-up's
         self._deadletters = deadletters
         self._metrics = metrics
         self._policy = policy
@@ -147,24 +165,62 @@ class BatchRunner:
         return 0.0 if taken is None else max(0.0, self._monotonic() - taken)
 
     async def run(self, messages: Sequence[Message]) -> None:
-        """Return once every message is processed or dead-lettered; CancelledError passes."""
-        self._taken = self._monotonic()
-        self._deadletters.begin()
-        try:
-            error = await self._attempt(messages, self._policy.attempts)
-            if error is not None:
-                await self._isolate(list(messages), error)
-        finally:
-            self._taken = None
+        """Return once every message is processed or dead-lettered; CancelledError passes.
+        What the store lacks before them (streams/catchup.py) is processed first."""
+        async with self._lock:
+            self._taken = self._monotonic()
+            self._deadletters.begin()
+            try:
+                await self._batch(messages, catch_up=True)
+            finally:
+                self._taken = None
 
-    async def _attempt(self, messages: Sequence[Message], attempts: int) -> Exception | None:
+    async def recover(self, assigned: Iterable[tuple[str, int]]) -> int:
+        """Process again what this worker saw saved but the store lost since (Redis came back
+        without its last writes), for partitions with no batch to notice it; the count."""
+        if self._progress is None:
+            return 0
+        async with self._lock:
+            self._taken = self._monotonic()
+            try:
+                return await self._read_again(await self._progress.lost(assigned))
+            finally:
+                self._taken = None
+
+    async def _batch(self, messages: Sequence[Message], *, catch_up: bool) -> None:
+        error = await self._attempt(messages, self._policy.attempts, catch_up=catch_up)
+        if error is not None:
+            await self._isolate(list(messages), error)
+
+    async def _read_again(self, gaps: Sequence[Gap]) -> int:
+        """Process each gap's messages as batches of their own, before anything after them."""
+        assert self._progress is not None
+        count = 0
+        for gap in gaps:
+            async for chunk in self._progress.read(gap):
+                self._deadletters.begin()
+                await self._batch(chunk, catch_up=False)  # contiguous from the store's point
+                count += len(chunk)
+        if count:
+            self._metrics.read_again.inc(count)
+        return count
+
+    async def _attempt(
+        self, messages: Sequence[Message], attempts: int, *, catch_up: bool = False
+    ) -> Exception | None:
         """None once processed; the error once it has failed `attempts` times. Transient
-        errors do not count: they are waited out."""
+        errors do not count: they are waited out. With `catch_up`, what the store lacks
+        before the batch is processed first, looked at again on every try (Redis may have
+        come back without its last writes while this batch waited)."""
         failures = 0
         backoff = self._policy.backoff
         while True:
             try:
+                if catch_up and self._progress is not None:
+                    await self._read_again(await self._progress.missing(messages))
                 await self._processor.process(messages)
+                if self._progress is not None:
+                    self._progress.done(messages)
                 return None
             except Exception as exc:  # CancelledError is a BaseException: it passes
                 error = describe_error(exc)
@@ -217,20 +273,30 @@ class BatchRunner:
             error=describe_error(error),
             at=self._clock(),
         )
+        # never acknowledged before it is on ww.deadletter
+        await self._until_done(lambda: self._deadletters.send([letter]), message, "dead-letter")
+        if self._progress is not None:  # before the batch's next part checks what is missing
+            progress = self._progress
+            await self._until_done(lambda: progress.settle(message), message, "settle")
+        self._metrics.dead_letters.labels(message.topic, "poison").inc()
+        key = "-" if message.key is None else mask_id(message.key.decode(errors="replace"))
+        log.error("dead-lettered %s (key %s): %s", message.source, key, letter.error)
+
+    async def _until_done(
+        self, step: Callable[[], Awaitable[object]], message: Message, what: str
+    ) -> None:
         backoff = self._policy.backoff
-        while True:  # never acknowledged before it is on ww.deadletter
+        while True:
             try:
-                await self._deadletters.send([letter])
-                break
+                await step()
+                return
             except Exception as exc:
                 log.error(
-                    "cannot put %s on the dead-letter topic (%s); retrying in %.1fs",
+                    "cannot %s %s (%s); retrying in %.1fs",
+                    what,
                     message.source,
                     describe_error(exc),
                     backoff,
                 )
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, self._policy.max_backoff)
-        self._metrics.dead_letters.labels(message.topic, "poison").inc()
-        key = "-" if message.key is None else mask_id(message.key.decode(errors="replace"))
-        log.error("dead-lettered %s (key %s): %s", message.source, key, letter.error)

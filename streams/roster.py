@@ -9,14 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-import redis
 from redis.typing import EncodableT, FieldT
 
 from alerts.model import Trigger
 from connectors.roster_file import parse_roster
 from streams.batch import Recheck
 from streams.store import encode_enrollments, encode_members
-from welfare_watch import kafka, names
+from welfare_watch import kafka, names, redis_client
 from welfare_watch.errors import WelfareWatchError
 from welfare_watch.models import Enrollment
 from welfare_watch.settings import Settings
@@ -75,7 +74,7 @@ def load_roster(
             f"{result.rejected[0][0]}: {result.rejected[0][1]}); nothing was replaced. "
             "Fix them, or pass --partial to load only the good rows"
         )
-    client = redis.Redis.from_url(settings.env.redis_url)
+    client = redis_client.connect(settings.env.redis_url)
     client.delete(names.ROSTER_STAGING, names.HOUSEHOLDS_STAGING)
     items = list(people.items())
     for start in range(0, len(items), _CHUNK):

@@ -20,7 +20,7 @@ from streams.batch import Recheck
 from streams.rules import Context, Finding, evaluate
 from streams.state import PersonState
 from streams.store import PersonStore
-from welfare_watch import kafka, names
+from welfare_watch import kafka, names, redis_client
 from welfare_watch.errors import WelfareWatchError
 from welfare_watch.models import Enrollment
 from welfare_watch.settings import Settings
@@ -68,7 +68,7 @@ class Producer(Protocol):
 
 
 def _client(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(
+    return redis_client.connect(
         settings.env.redis_url, socket_timeout=_TIMEOUT, socket_connect_timeout=_TIMEOUT
     )
 
@@ -301,7 +301,7 @@ def judge_applicants(
 async def _precheck_with_own_client(
     settings: Settings, program: str, raw_ids: Sequence[str]
 ) -> list[CheckResult]:
-    client = aioredis.from_url(settings.env.redis_url)
+    client = redis_client.connect_async(settings.env.redis_url)
     try:
         return await precheck_async(settings, program, raw_ids, client)
     finally:

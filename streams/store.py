@@ -22,6 +22,7 @@ from welfare_watch.models import Enrollment, Fact
 _ENROLLMENTS = TypeAdapter(list[Enrollment])
 _FACTS = TypeAdapter(dict[str, Fact])
 _ALERTS = TypeAdapter(dict[str, Alert])
+_OFFSETS = TypeAdapter(dict[str, int])
 # Alert events kept for the inbox's push and the webhooks: a client that reconnects within
 # this many changes misses nothing (Last-Event-ID); beyond it, it reloads its list.
 ALERT_EVENTS_KEPT = 100_000
@@ -47,10 +48,13 @@ def encode_members(person_ids: Iterable[str]) -> str:
 class Loaded:
     states: dict[str, PersonState] = field(default_factory=dict)
     alerts: dict[str, dict[str, Alert]] = field(default_factory=dict)
+    # per person, the last offset of each input partition ("topic/partition") their state has
+    offsets: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def add(self, other: Loaded) -> None:
         self.states.update(other.states)
         self.alerts.update(other.alerts)
+        self.offsets.update(other.offsets)
 
 
 @dataclass
@@ -68,11 +72,14 @@ class Changes:
     delivered: list[tuple[str, int]] = field(default_factory=list)  # pending sets now done
     feeds_delivered: dict[str, float] = field(default_factory=dict)  # feed -> completed at
     outcomes: list[Outcome] = field(default_factory=list)  # answers to people's commands
+    offsets: dict[str, dict[str, int]] = field(default_factory=dict)  # person -> what they have
+    progress: dict[tuple[str, int], int] = field(default_factory=dict)  # input partition -> last
 
     def __bool__(self) -> bool:
         return bool(
-            self.roster or self.facts or self.households or self.alerts
-            or self.pending or self.delivered or self.feeds_delivered or self.outcomes
+            self.roster or self.facts or self.households or self.alerts or self.pending
+            or self.delivered or self.feeds_delivered or self.outcomes or self.offsets
+            or self.progress
         )  # fmt: skip
 
 
@@ -100,6 +107,15 @@ class PendingDelivery:
         return cls(delivery, int(partition), body["feed"], body["payment"], body["seen"])
 
 
+# HSET that only raises a field: progress never goes back, whatever order writes arrive in
+_RAISE = """
+local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
+if current == nil or current < tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+"""
+
+
 def pending_field(delivery: str, partition: int) -> str:
     return f"{delivery}:{partition}"
 
@@ -119,7 +135,8 @@ class PersonStore:
         pipe.hmget(names.ROSTER, ids)
         pipe.hmget(names.FACTS_BY_PERSON, ids)
         pipe.hmget(names.ALERTS_BY_PERSON, ids)
-        roster, facts, alerts = await pipe.execute()
+        pipe.hmget(names.PERSON_OFFSETS, ids)
+        roster, facts, alerts, offsets = await pipe.execute()
         states = {
             pid: PersonState(
                 pid,
@@ -128,7 +145,26 @@ class PersonStore:
             )
             for pid, r, f in zip(ids, roster, facts, strict=True)
         }
-        return Loaded(states, {pid: decode_alerts(a) for pid, a in zip(ids, alerts, strict=True)})
+        return Loaded(
+            states,
+            {pid: decode_alerts(a) for pid, a in zip(ids, alerts, strict=True)},
+            {pid: _OFFSETS.validate_json(o) for pid, o in zip(ids, offsets, strict=True) if o},
+        )
+
+    async def progress(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Of each input partition, the offset up to which every message is saved (or
+        dead-lettered); absent when the store has not seen that partition."""
+        wanted = sorted(set(partitions))
+        if not wanted:
+            return {}
+        labels = [names.input_label(t, p) for t, p in wanted]
+        raw = await self._redis.hmget(names.PROGRESS, labels)
+        return {tp: int(v) for tp, v in zip(wanted, raw, strict=True) if v is not None}
+
+    async def settle(self, topic: str, partition: int, offset: int) -> None:
+        """Count a message as done that no save covers (it went to ww.deadletter)."""
+        label = names.input_label(topic, partition)
+        await self._redis.eval(_RAISE, 1, names.PROGRESS, label, offset)
 
     async def households(self, household_ids: Sequence[str]) -> dict[str, set[str]]:
         if not household_ids:
@@ -192,10 +228,22 @@ class PersonStore:
         if changes.alerts:
             written = _write_alerts(pipe, changes.alerts, loaded.alerts)
             outbox.append(pipe, written, self._partitions)  # relayed to `alerts` once saved
+        _write_progress(pipe, changes)
         for outcome in changes.outcomes:  # readable once the change itself is saved
             pipe.set(names.command_result_key(outcome.command_id), outcome.as_json(), ex=600)
             pipe.publish(names.COMMAND_DONE, outcome.command_id)
         await pipe.execute()
+
+
+def _write_progress(pipe: aioredis.client.Pipeline, changes: Changes) -> None:
+    """Each person's offsets, and each input partition's progress, with the state they cover."""
+    if changes.offsets:
+        offsets: dict[FieldT, EncodableT] = {
+            p: _OFFSETS.dump_json(o) for p, o in changes.offsets.items()
+        }
+        pipe.hset(names.PERSON_OFFSETS, mapping=offsets)
+    for (topic, partition), offset in changes.progress.items():
+        pipe.eval(_RAISE, 1, names.PROGRESS, names.input_label(topic, partition), offset)
 
 
 def _write_alerts(

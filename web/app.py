@@ -6,7 +6,6 @@ import logging
 import weakref
 from collections.abc import AsyncIterator
 
-import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client import REGISTRY as GLOBAL_REGISTRY
 from prometheus_client import CollectorRegistry
@@ -16,6 +15,7 @@ from web.audit import audit_context
 from web.commands import command_sender
 from web.openapi import ACTIONS, openapi
 from web.state import METRICS, OPTIONS, REDIS, REGISTRY, SECRET, SETTINGS, WebOptions
+from welfare_watch import redis_client
 from welfare_watch.metrics import Metrics
 from welfare_watch.settings import Settings
 from welfare_watch.tokens import secret_for
@@ -77,7 +77,7 @@ def run_web(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> No
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     # Short timeouts: a probe must not hang on a Redis that does not answer.
-    client = aioredis.Redis.from_url(
+    client = redis_client.connect_async(
         app[SETTINGS].env.redis_url, socket_connect_timeout=2, socket_timeout=2
     )
     app[REDIS] = client

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from welfare_watch import kafka, names
+from welfare_watch import kafka, names, redis_client
 from welfare_watch.errors import WelfareWatchError
 from welfare_watch.settings import Settings
 
@@ -372,7 +372,7 @@ def _date(text: str) -> dt.date:
 
 
 def _redis(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(settings.env.redis_url)
+    return redis_client.connect(settings.env.redis_url)
 
 
 @alerts_app.command("list")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -127,11 +127,18 @@ def partitions(bootstrap: str, topic: str) -> list[int]:
         consumer.close()
 
 
-def lag(bootstrap: str, group: str, topics: Iterable[str] | re.Pattern[str]) -> int:
+def lag(
+    bootstrap: str,
+    group: str,
+    topics: Iterable[str] | re.Pattern[str],
+    saved: Mapping[tuple[str, int], int] | None = None,
+) -> int:
     """Messages in `topics` that consumer group `group` has not yet committed.
 
     `topics` is either names (those that do not exist are skipped) or a pattern that picks
     every existing topic whose name it matches, as a consumer subscribed to it would.
+    `saved`, when given, is how far the group's own store says each partition is done (the
+    worker's, streams/offsets.py): a partition counts as done only as far as both say.
     """
     with admin(bootstrap) as client:
         wanted = _existing(client.list_topics(), topics)
@@ -156,7 +163,10 @@ def lag(bootstrap: str, group: str, topics: Iterable[str] | re.Pattern[str]) -> 
     for tp, end in ends.items():
         meta = committed.get(tp)
         # What retention deleted before anyone read it will never be read: not waited for.
-        done = max(meta.offset if meta is not None else 0, starts.get(tp, 0))
+        done = meta.offset if meta is not None else 0
+        if saved is not None and (tp.topic, tp.partition) in saved:
+            done = min(done, saved[(tp.topic, tp.partition)] + 1)
+        done = max(done, starts.get(tp, 0))
         total += max(0, end - done)
     return total
 

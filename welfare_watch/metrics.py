@@ -89,6 +89,12 @@ class Metrics:
             ["error"],
             registry=registry,
         )
+        self.read_again = Counter(
+            "welfare_watch_worker_read_again_messages",
+            "Input messages read back from Kafka because the store lacked them: Kafka's commit "
+            "was ahead of what Redis kept, or Redis came back without its last writes",
+            registry=registry,
+        )
         self.dead_letters = Counter(
             "welfare_watch_worker_dead_letters",
             "Messages sent to ww.deadletter, per topic they came from and why: `poison` (the "

@@ -36,6 +36,19 @@ HOUSEHOLDS_STAGING = PREFIX + "households:staging"
 HOUSEHOLDS_OLD = PREFIX + "households:old"
 FACTS_BY_PERSON = PREFIX + "facts"  # hash person_id -> JSON {fact identity: fact}
 ALERTS_BY_PERSON = PREFIX + "alerts"  # hash person_id -> JSON {alert_id: alert}
+# Progress kept in the store (streams/offsets.py): per person, the last offset of each input
+# partition their saved state includes (hash person_id -> JSON {"topic/partition": offset});
+# per input partition, the offset up to which every message is saved or dead-lettered (hash
+# "topic/partition" -> offset). Both written in the same transaction as the state.
+PERSON_OFFSETS = PREFIX + "offsets"
+PROGRESS = PREFIX + "progress"
+
+
+def input_label(topic: str, partition: int) -> str:
+    """How an input partition is named in PERSON_OFFSETS and PROGRESS: `ww.facts/3`."""
+    return f"{topic}/{partition}"
+
+
 ALERT_INDEX = PREFIX + "alert-index"  # hash alert_id -> person_id
 ALERT_ORDER = PREFIX + "alert-order"  # sorted set alert_id by first detection time
 LAST_SCAN = PREFIX + "scan:last"  # the date the daily scan last ran for

@@ -22,7 +22,7 @@ import redis
 from connectors.filedrop import INBOX, waiting_files
 from connectors.raw import GROUP as CONNECTORS_GROUP
 from connectors.raw import RAW_PATTERN
-from welfare_watch import kafka, names
+from welfare_watch import kafka, names, redis_client
 from welfare_watch.settings import Settings
 
 
@@ -72,14 +72,25 @@ def outstanding(settings: Settings) -> Outstanding:
     bootstrap = settings.env.kafka_bootstrap
     inbox = waiting_files(settings)
     raw = kafka.lag(bootstrap, CONNECTORS_GROUP, re.compile(RAW_PATTERN))
-    worker = kafka.lag(bootstrap, names.WORKER_GROUP, names.WORKER_INPUTS)
-    client = redis.Redis.from_url(settings.env.redis_url)
+    client = redis_client.connect(settings.env.redis_url)
     try:
+        # the worker's input is done as far as its commit *and* its store say (streams/catchup)
+        worker = kafka.lag(bootstrap, names.WORKER_GROUP, names.WORKER_INPUTS, saved(client))
         pending = pending_people(client)
         unpublished = outbox_alerts(client)
     finally:
         client.close()
     return Outstanding(inbox, raw, worker, pending, unpublished)
+
+
+def saved(client: redis.Redis) -> dict[tuple[str, int], int]:
+    """Of each worker input partition, the offset up to which the store has every message."""
+    raw = cast(dict[bytes, bytes], client.hgetall(names.PROGRESS))
+    done: dict[tuple[str, int], int] = {}
+    for label, offset in raw.items():
+        topic, _, partition = label.decode().rpartition("/")
+        done[(topic, int(partition))] = int(offset)
+    return done
 
 
 def pending_people(client: redis.Redis) -> int:

@@ -45,6 +45,7 @@ from streams.outbox import Relay, outbox_partition
 from streams.store import Changes, Loaded, PersonStore
 from tests import citygen
 from tests.integration.conftest import Cli, Worker, stored_alerts
+from tests.integration.redis_state import restore, settings_of, snapshot
 from welfare_watch import names, progress
 from welfare_watch.metrics import Metrics
 from welfare_watch.models import Fact
@@ -193,10 +194,10 @@ def test_a_save_redis_loses_before_its_settle_was_never_published(
         relay = Relay(client, relayed, settle=settle)
         relay.assign(range(PARTITIONS))
         try:
-            before = await _snapshot(client)
+            before = await snapshot(client)
             await processor.process(messages)
             await relay.relay_once()
-            await _restore(client, before)  # the crash: Redis comes back without the save
+            await restore(client, before)  # the crash: Redis comes back without the save
             await processor.process(messages)  # read again (Kafka had not committed it)
             await asyncio.sleep(settle + 0.2)
             await relay.relay_once()
@@ -211,20 +212,6 @@ def test_a_save_redis_loses_before_its_settle_was_never_published(
         assert all(Alert.model_validate_json(c[0]).detected_at == T2 for c in versions.values())
     else:
         assert len(differing) == len(ids)  # the hazard the settle closes
-
-
-async def _snapshot(client: aioredis.Redis) -> dict[bytes, bytes]:
-    """Every key as DUMP gives it (the test is alone on its Redis)."""
-    dumped = {k: await client.dump(k) async for k in client.scan_iter(names.PREFIX + "*")}
-    return {k: v for k, v in dumped.items() if v is not None}
-
-
-async def _restore(client: aioredis.Redis, snapshot: dict[bytes, bytes]) -> None:
-    keys = [key async for key in client.scan_iter(names.PREFIX + "*")]
-    if keys:
-        await client.delete(*keys)
-    for key, value in snapshot.items():
-        await client.restore(key, 0, value, replace=True)
 
 
 class Held:
@@ -298,8 +285,8 @@ def _changed_messages(settings: Settings, tmp_path: Path, ids: list[str]) -> lis
     """A second department's death record for each: each alert gains evidence (version 2)."""
     path = citygen.health_deaths(tmp_path / "health.csv", ids)
     facts = parse_feed(settings.feeds["health_deaths"], path, T2, "file:health")
-    return [
-        Message(names.FACTS, f.model_dump_json().encode(), 0, i)
+    return [  # read after the first department's records: offsets past theirs
+        Message(names.FACTS, f.model_dump_json().encode(), 0, 1000 + i)
         for i, f in enumerate(facts)
         if isinstance(f, Fact)
     ]
@@ -309,7 +296,7 @@ def _deaths(ww: Cli, tmp_path: Path, ids: list[str]) -> tuple[Settings, list[Mes
     """The roster of `ids` loaded, and a batch of a death record for each (no delivery, so
     each is evaluated at once), as the worker would read them."""
     ww("roster", "load", str(citygen.tekun_roster(tmp_path / "roster.csv", ids)))
-    settings = Settings.load(**_env(ww))
+    settings = settings_of(ww)
     spec = settings.feeds["psb_deaths"]
     path = citygen.psb_deaths(tmp_path / "psb.csv", ids)
     facts = [f for f in parse_feed(spec, path, T1, "file:psb") if isinstance(f, Fact)]
@@ -325,15 +312,6 @@ def _versions(records: Sequence[tuple[bytes, bytes]]) -> dict[tuple[str, int], l
         assert key == alert.alert_id.encode()
         versions[(alert.alert_id, alert.version)].append(value)
     return versions
-
-
-def _env(ww: Cli) -> dict[str, str]:
-    return {
-        "kafka_bootstrap": ww.env["WW_KAFKA_BOOTSTRAP"],
-        "redis_url": ww.env["WW_REDIS_URL"],
-        "data_dir": ww.env["WW_DATA_DIR"],
-        "as_of": ww.env["WW_AS_OF"],
-    }
 
 
 # --- faults on the real stack: the broker and Redis stopped, restarted, killed -------------------
@@ -514,7 +492,7 @@ def test_redis_stopped_and_restarted_during_processing(ww: Cli, worker: Worker, 
 def test_redis_killed_during_processing(ww: Cli, worker: Worker, city: City) -> None:
     """SIGKILL: Redis gets no chance to write anything more. What it had written (to the
     operating system) comes back with its append-only file; what only a machine crash
-    loses (not yet fsynced) this cannot show: see streams/outbox.py and issue 9, item 4."""
+    loses (not yet fsynced) this cannot show: see the next test."""
     fault = Fault("Redis killed with SIGKILL during processing", "redis",
                   signal.SIGKILL, [("facts", 0.5), ("changes", 0.5), ("changes", 1.3)])  # fmt: skip
     run_with(fault, ww, worker, city)
@@ -554,16 +532,33 @@ class AofTail(threading.Thread):
                 path = self.current()
                 self.samples.append((time.monotonic(), path, path.stat().st_size))
 
-    def cut(self, killed_at: float, lost: float = 1.0) -> int:
+    def cut(self, killed_at: float, lost: float = 1.0, most: float = 5.0) -> int:
         """Truncate the increment to its size `lost` seconds before the kill (to nothing if
-        Redis began it since): the bytes cut. A transaction cut in half is dropped whole when
-        Redis loads the file (aof-load-truncated), as after a real crash."""
+        Redis began it since): the bytes cut. If it did not grow in that second (Redis was
+        holding its writes back), to its last smaller size at most `most` seconds before, so
+        that the crash does lose saves. A transaction cut in half is dropped whole when Redis
+        loads the file (aof-load-truncated), as after a real crash."""
         path = self.current()
-        before = [(p, size) for t, p, size in self.samples if t <= killed_at - lost]
-        keep = before[-1][1] if before and before[-1][0] == path else 0
         size = path.stat().st_size
+        before = [(p, n) for t, p, n in self.samples if t <= killed_at - lost]
+        recent = [(p, n) for t, p, n in self.samples if killed_at - most <= t <= killed_at - lost]
+        smaller = [n for p, n in recent if p == path and n < size]
+        # else as it was a second before, or nothing of an increment Redis began since
+        fallback = before[-1][1] if before and before[-1][0] == path else 0
+        keep = smaller[-1] if smaller else fallback
         os.truncate(path, min(keep, size))
         return size - min(keep, size)
+
+
+def one_increment(ww: Cli, on: bool = True) -> None:
+    """No automatic rewrite of the append-only file (which starts a new, empty increment)
+    while the test runs: the increment then holds every write since, and a cut back to a
+    second before is one, not a cut of an increment Redis had only just begun."""
+    client = redis.Redis.from_url(ww.env["WW_REDIS_URL"], socket_timeout=5)
+    try:
+        client.config_set("auto-aof-rewrite-percentage", 0 if on else 100)
+    finally:
+        client.close()
 
 
 @pytest.mark.timeout(1200)
@@ -574,9 +569,8 @@ def test_redis_crash_losing_its_last_second_of_writes(ww: Cli, worker: Worker, c
     is killed and its append-only file cut back to its size a second before (writes come in
     bursts under load, so replies a few seconds old can go). This part's guarantee: no alert
     version on Kafka that Redis lost (the relay publishes only entries older than the fsync
-    window), so nothing is doubled and republishes are byte-identical. Saves lost whose input
-    Kafka had already committed are lost facts until per-person offsets (issue 9, item 4)
-    read them again: until then that check is an expected failure."""
+    window), so nothing is doubled and republishes are byte-identical; and saves lost whose
+    input Kafka had already committed are read again (item 4): nothing accepted is lost."""
     tail = AofTail(_service(ww.env, "redis").data)
     tail.start()
     cut: list[int] = []
@@ -589,6 +583,7 @@ def test_redis_crash_losing_its_last_second_of_writes(ww: Cli, worker: Worker, c
                 cut.append(tail.cut(self.down[-1]))
             finally:
                 ww("stack", "up", timeout=300)
+            one_increment(ww)
             self.back_at = time.monotonic()
             self.injected += 1
 
@@ -599,11 +594,12 @@ def test_redis_crash_losing_its_last_second_of_writes(ww: Cli, worker: Worker, c
         ww("roster", "load", str(city.roster))
         ww("wait", "--timeout", "300")
         client = redis.Redis.from_url(ww.env["WW_REDIS_URL"], socket_timeout=2)
+        one_increment(ww)
         ingests = Ingests(ww, city.feeds)
         ingests.start()
         for what, fraction in fault.triggers:
-            # What a crash took back may never come again (until item 4): then there is no
-            # later point to inject at once everything has been processed.
+            # Everything may be processed before the second point is reached: then there is
+            # nothing left to inject into.
             if not _reached(client, what, fraction * len(city.people), ingests, ww):
                 break
             fault.inject(ww)
@@ -612,6 +608,7 @@ def test_redis_crash_losing_its_last_second_of_writes(ww: Cli, worker: Worker, c
         caught_up(ww, worker)
     finally:
         tail.stopped.set()
+        one_increment(ww, False)
     recovery = time.monotonic() - fault.back_at
     found = tally(ww.env, city.people)
     stored = facts_stored(client, city.people)
@@ -623,12 +620,10 @@ def test_redis_crash_losing_its_last_second_of_writes(ww: Cli, worker: Worker, c
     assert found.duplicated == 0, f"{found.duplicated} alert versions differ or opened twice"
     assert found.ahead_of_redis == 0, f"{found.ahead_of_redis} alerts on Kafka Redis forgot"
     assert progress.outbox_alerts(client) == 0
-    # What per-person progress offsets (item 4) add: nothing accepted lost either.
-    if found.missing or stored < ingests.accepted:
-        pytest.xfail(
-            f"{len(found.missing)} alerts and {ingests.accepted - stored} facts lost with the "
-            "saves whose input offsets Kafka had committed: issue 9, item 4"
-        )
+    # What progress kept in the store (item 4) adds: nothing accepted is lost either; the
+    # saves Redis lost are read again from Kafka (streams/catchup.py).
+    assert found.missing == [], f"{len(found.missing)} alerts lost"
+    assert stored == ingests.accepted, f"{ingests.accepted - stored} facts lost"
     assert found.unexpected == []
 
 

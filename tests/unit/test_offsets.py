@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.offsets import Gap, advanced, batch_high_water, covered, gaps
+from streams.offsets import Gap, advanced, batch_high_water, behind, covered, gaps
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,9 @@ def test_a_person_s_offsets_cover_what_was_saved_and_nothing_after() -> None:
 def test_batch_high_water() -> None:
     batch = [("ww.facts", 0, 3), ("ww.facts", 0, 7), ("ww.facts", 1, 2)]
     assert batch_high_water(batch) == {("ww.facts", 0): 7, ("ww.facts", 1): 2}
+
+
+def test_behind_is_what_the_store_lost_of_what_was_processed() -> None:
+    processed = {("ww.facts", 0): 9, ("ww.facts", 1): 4, ("ww.recheck", 0): 3}
+    saved = {("ww.facts", 0): 6, ("ww.facts", 1): 4}  # ww.recheck/0: the store never saw it
+    assert behind(processed, saved) == [Gap("ww.facts", 0, 7, 10)]

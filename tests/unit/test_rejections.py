@@ -9,7 +9,6 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
 from alerts.model import Alert
@@ -17,7 +16,8 @@ from connectors.feedspec import load_feeds
 from connectors.parse import Rejection, parse_feed, parse_message
 from connectors.raw import _unconfigured
 from streams.batch import BatchProcessor, Message, Rejected
-from streams.store import PersonStore
+from streams.offsets import batch_high_water
+from tests.stores import ProgressOnly, unreachable
 from welfare_watch import names
 from welfare_watch.metrics import Metrics
 from welfare_watch.settings import Environment, Settings, load_policy
@@ -115,22 +115,22 @@ class Collected:
 
 
 def process(messages: list[Message], registry: CollectorRegistry) -> list[dict[str, object]]:
-    """A batch of unreadable messages through the worker: nothing is loaded or saved for them,
-    so the store's Redis is never reached (an unused port makes sure of it)."""
+    """The rejections a batch of unreadable messages through the worker publishes."""
     published = Collected()
     settings = Settings(Environment(), load_policy())
+    store = ProgressOnly(unreachable())
 
     async def run() -> None:
-        redis = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
         try:
-            processor = BatchProcessor(
-                PersonStore(redis), published, settings, Metrics(registry), lambda: LATER
-            )
+            processor = BatchProcessor(store, published, settings, Metrics(registry), lambda: LATER)
             await processor.process(messages)
         finally:
-            await redis.aclose()
+            await store._redis.aclose()
 
     asyncio.run(run())
+    # a rejected message is done with: the input's progress moves past it
+    read = [(m.topic, m.partition, m.offset) for m in messages if m.offset is not None]
+    assert store.progress == batch_high_water(read)
     return [json.loads(item.as_json(LATER)) for item in published.rejected]
 
 

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import aiokafka.errors
 import pytest
-import redis.asyncio as aioredis
 import redis.exceptions
 from faust.exceptions import ProducerSendError
 from prometheus_client import CollectorRegistry
@@ -23,7 +22,7 @@ from alerts.model import Alert
 from streams.batch import BatchProcessor, Message, Rejected
 from streams.deadletter import DeadLetter, Replay, Stored, describe_error, rows
 from streams.retry import BatchRunner, RetryPolicy, is_transient
-from streams.store import PersonStore
+from tests.stores import ProgressOnly, unreachable
 from welfare_watch import names
 from welfare_watch.metrics import Metrics
 from welfare_watch.settings import Environment, Settings, load_policy
@@ -119,27 +118,27 @@ class Collected:
 
 def test_an_empty_list_on_ww_recheck_is_dead_lettered_and_the_rest_of_its_batch_goes_on() -> None:
     """Was: retried forever. The unreadable fact beside it is rejected as before; nothing in
-    either message needs Redis, so the store points at a port nobody listens on."""
+    either message names anyone to load (tests/stores.py)."""
     published, sink = Collected(), Sink()
     settings = Settings(Environment(), load_policy())
     poison = Message(names.RECHECK, b"[]", 2, 17, PERSON.encode(), (("h", b"\x00\xff"),))
     messages = [Message(names.FACTS, b"not json", 0, 1), poison]
 
+    store = ProgressOnly(unreachable())
+
     async def main() -> None:
-        redis_ = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
         try:
             registry = CollectorRegistry()
-            processor = BatchProcessor(
-                PersonStore(redis_), published, settings, Metrics(registry), lambda: NOW
-            )
+            processor = BatchProcessor(store, published, settings, Metrics(registry), lambda: NOW)
             runner = BatchRunner(
                 processor, sink, Metrics(CollectorRegistry()), RetryPolicy(backoff=0.01)
             )
             await asyncio.wait_for(runner.run(messages), timeout=10)
         finally:
-            await redis_.aclose()
+            await store._redis.aclose()
 
     asyncio.run(main())
+    assert store.progress == {(names.FACTS, 0): 1}  # the poison's is the catch-up's to settle
     assert [r.rejection.source for r in published.rejected] == ["ww.facts/0/1"]
     (letter,) = sink.letters
     assert (letter.topic, letter.partition, letter.offset) == (names.RECHECK, 2, 17)
