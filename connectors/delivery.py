@@ -22,6 +22,9 @@ from typing import Any
 from welfare_watch import kafka, names
 
 _MARKER = b'{"delivery_end"'
+# The `feed` of a roster snapshot's end marker, on roster.changes: its people are evaluated
+# with the trigger `enrollment`, and it is no department's delivery.
+SNAPSHOT_FEED = "roster"
 
 
 def new_delivery_id() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Collection, Iterator, Mapping
 from decimal import Decimal
@@ -14,7 +15,15 @@ from connectors.fields import cell, clean_name, decimal_text, parse_decimal, par
 from connectors.ids import check_id
 from connectors.parse import Rejection
 from connectors.tables import Format, read_records
-from welfare_watch.models import Enrollment, EnrollmentStatus, Role, RosterChange, RosterOp
+from welfare_watch.models import (
+    Enrollment,
+    EnrollmentStatus,
+    Role,
+    RosterChange,
+    RosterOp,
+    SnapshotEntry,
+    SnapshotOp,
+)
 from welfare_watch.settings import Program
 
 FEED = "roster"
@@ -38,6 +47,7 @@ _IDENTIFYING = ("person_id", "program", "household_id")
 _ROLES: tuple[str, ...] = get_args(Role)
 _STATUSES: tuple[str, ...] = get_args(EnrollmentStatus)
 _OPS: tuple[str, ...] = get_args(RosterOp)
+_SNAPSHOT_OPS: tuple[str, ...] = get_args(SnapshotOp)
 _STATUS_BY_OP = {"suspend": "suspended", "resume": "active", "exit": "exited"}
 
 
@@ -78,8 +88,9 @@ def enrollment_from_row(
 
 def parse_roster_change(
     payload: bytes, programs: Mapping[str, Program], districts: Collection[str] = ()
-) -> RosterChange:
-    """One roster.changes message: the roster columns plus `op`."""
+) -> RosterChange | SnapshotEntry:
+    """One roster.changes message: the roster columns plus `op`, or one person of a
+    snapshot (`replace` with their rows under `enrollments`, or `remove`)."""
     try:
         message = json.loads(payload)
     except ValueError:
@@ -87,8 +98,10 @@ def parse_roster_change(
     if not isinstance(message, dict):
         raise BadRecord("the message is not a JSON object")
     op = cell(message.get("op")) or ""
+    if op in _SNAPSHOT_OPS:
+        return _snapshot_entry(op, message, programs, districts)
     if op not in _OPS:
-        raise BadRecord(f"op {op!r} is not one of {', '.join(_OPS)}")
+        raise BadRecord(f"op {op!r} is not one of {', '.join(_OPS + _SNAPSHOT_OPS)}")
     if op in _STATUS_BY_OP:
         present = [c for c in COLUMNS if c in _IDENTIFYING or cell(message.get(c))]
         fields = _checked(message, programs, districts, present)
@@ -189,3 +202,39 @@ def _consistency(
     if role == "member" and amount:
         problems.append("monthly_amount must be 0 for a member (the head's row holds it)")
     return problems
+
+
+def _snapshot_entry(
+    op: str,
+    message: Mapping[str, Any],
+    programs: Mapping[str, Program],
+    districts: Collection[str],
+) -> SnapshotEntry:
+    person = _checked(message, programs, districts, ["person_id"])["person_id"]
+    snapshot = cell(message.get("snapshot"))
+    if not snapshot:
+        raise BadRecord(f"a {op} message names no snapshot")
+    try:
+        taken = dt.datetime.fromisoformat(cell(message.get("snapshot_at")) or "")
+    except ValueError:
+        raise BadRecord("snapshot_at is not an ISO date and time") from None
+    if taken.tzinfo is None:
+        raise BadRecord("snapshot_at has no time zone")
+    rows = message.get("enrollments") or []
+    if not isinstance(rows, list) or (op == "remove" and rows):
+        raise BadRecord("enrollments must be a list of roster rows (none for remove)")
+    enrollments = []
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise BadRecord(f"enrollment {number} is not a JSON object")
+        try:
+            enrollment = enrollment_from_row(row, programs, districts)
+        except BadRecord as exc:
+            raise BadRecord(f"enrollment {number}: {exc.reason}") from None
+        if enrollment.person_id != person:
+            raise BadRecord(f"enrollment {number} is another person's")
+        enrollments.append(enrollment)
+    return SnapshotEntry(
+        op=op, person_id=person, snapshot=snapshot, snapshot_at=taken,
+        enrollments=tuple(enrollments),
+    )  # fmt: skip

@@ -15,7 +15,7 @@ from alerts.audit import AuditLog
 from alerts.model import Alert
 from connectors.ids import redact
 from streams.abandoned import abandoned, end_marker
-from streams.batch import BatchProcessor, Message, Rejected
+from streams.batch import BatchProcessor, Message, Recheck, Rejected
 from streams.catchup import CatchUp, KafkaGapReader
 from streams.deadletter import FaustDeadLetters
 from streams.outbox import start_relay
@@ -35,11 +35,21 @@ TimerBody = Callable[[], Coroutine[Any, Any, None]]
 
 
 class FaustPublisher:
-    """Publishes alert changes and rejections, and waits until Kafka has them."""
+    """Publishes alert changes, rejections and re-checks, and waits until Kafka has them."""
 
-    def __init__(self, alerts: Any, rejected: Any) -> None:
+    def __init__(self, alerts: Any, rejected: Any, recheck: Any) -> None:
         self._alerts = alerts
         self._rejected = rejected
+        self._recheck = recheck
+
+    async def recheck(self, rechecks: Sequence[Recheck]) -> None:
+        pending = [
+            await self._recheck.send(
+                key=r.person_id.encode(), value=r.as_json(), force=True
+            )  # keyed by the person: their partition, their worker
+            for r in rechecks
+        ]
+        await asyncio.gather(*pending)
 
     async def publish(self, alerts: Sequence[Alert], rejected: Sequence[Rejected]) -> None:
         now = dt.datetime.now(dt.UTC)
@@ -72,7 +82,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         web_enabled=False,
     )
     inputs = app.topic(*names.WORKER_INPUTS, value_serializer="raw", key_serializer="raw")
-    publisher = FaustPublisher(app.topic(names.ALERTS), app.topic(names.REJECTED))
+    publisher = FaustPublisher(
+        app.topic(names.ALERTS), app.topic(names.REJECTED), app.topic(names.RECHECK)
+    )
     redis = redis_client.connect_async(settings.env.redis_url)
     store = PersonStore(redis, worker.partitions)
     audit = AuditLog.for_settings(settings, redis)
@@ -131,6 +143,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
                     e.message.offset,
                     e.message.key,
                     tuple(e.message.headers or ()),
+                    e.message.timestamp,  # seconds
                 )
                 for e in events
             ]

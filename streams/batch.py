@@ -8,8 +8,8 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from typing import Protocol, get_args
 
 from pydantic import ValidationError
 
@@ -18,7 +18,7 @@ from alerts.escalation import overdue
 from alerts.lifecycle import Command
 from alerts.model import Alert, Trigger
 from alerts.reconcile import reconcile
-from connectors.delivery import DeliveryEnd
+from connectors.delivery import SNAPSHOT_FEED, DeliveryEnd
 from connectors.errors import BadRecord
 from connectors.feedspec import NAME_PATTERN
 from connectors.ids import mask_id
@@ -27,13 +27,20 @@ from connectors.roster_file import parse_roster_change
 from streams.commands import apply_commands
 from streams.deadletter import DeadLetter, DeadLetterSink, describe_error
 from streams.offsets import advanced, batch_high_water, covered
+from streams.outbox import outbox_partition
 from streams.rules import Context, evaluate
 from streams.rules.sources import refutations, stale_sources
-from streams.state import PersonState, UnknownEnrollment, with_fact, with_roster_change
+from streams.state import (
+    PersonState,
+    UnknownEnrollment,
+    with_fact,
+    with_roster_change,
+    with_snapshot,
+)
 from streams.store import Changes, Loaded, PersonStore
 from welfare_watch import names
 from welfare_watch.metrics import Metrics
-from welfare_watch.models import Fact, RosterChange
+from welfare_watch.models import Fact, RosterChange, SnapshotEntry
 from welfare_watch.settings import Settings
 
 
@@ -46,6 +53,7 @@ class Message:
     # As read, for ww.deadletter to keep the message whole (streams.deadletter).
     key: bytes | None = None
     headers: tuple[tuple[str, bytes | None], ...] = ()
+    timestamp: float | None = None  # Kafka's, epoch seconds: when a roster change was made
 
     @property
     def source(self) -> str:
@@ -57,7 +65,9 @@ class Message:
 
 @dataclass(frozen=True)
 class Recheck:
-    """Re-evaluate one person: after a roster load ("enrollment") or in the daily scan."""
+    """Re-evaluate one person: after a roster load ("enrollment"), in the daily scan, or
+    because someone in their household changed in a partition another worker owns (the
+    trigger of that change)."""
 
     person_id: str
     trigger: Trigger = "enrollment"
@@ -108,7 +118,7 @@ class Rejected:
         return feed if isinstance(feed, str) and _FEED_NAME.fullmatch(feed) else None
 
 
-Decoded = Fact | RosterChange | Recheck | DeliveryEnd | Command
+Decoded = Fact | RosterChange | SnapshotEntry | Recheck | DeliveryEnd | Command
 
 log = logging.getLogger("welfare_watch.worker")
 
@@ -120,15 +130,21 @@ class AuditTrail(Protocol):
 
 
 class Publisher(Protocol):
-    """Where alert changes and undecodable messages go (the `alerts` and `dept.rejected` topics)."""
+    """Where undecodable messages go (`dept.rejected`), and re-checks of people another
+    worker owns (`ww.recheck`). (Alerts reach Kafka through the outbox, streams/outbox.py.)"""
 
     async def publish(self, alerts: Sequence[Alert], rejected: Sequence[Rejected]) -> None: ...
+
+    async def recheck(self, rechecks: Sequence[Recheck]) -> None: ...
+
+
+_TRIGGERS: tuple[str, ...] = get_args(Trigger)
 
 
 def _recheck(value: bytes) -> Recheck:
     body = json.loads(value)
     trigger = body.get("trigger", "enrollment")
-    if trigger not in ("enrollment", "scan"):
+    if trigger not in _TRIGGERS:
         raise ValueError(f"unknown recheck trigger {trigger!r}")
     as_of = dt.date.fromisoformat(body["as_of"]) if body.get("as_of") else None
     return Recheck(str(body["person_id"]), trigger, as_of)
@@ -142,12 +158,35 @@ def _decode(message: Message, settings: Settings) -> Decoded:
             return DeliveryEnd.decode(message.value, message.partition)
         return Fact.model_validate_json(message.value)
     if message.topic == names.ROSTER_CHANGES:
+        if DeliveryEnd.is_marker(message.value):  # the end of a snapshot, in this partition
+            return DeliveryEnd.decode(message.value, message.partition)
         policy = settings.policy
-        return parse_roster_change(message.value, policy.programs, policy.city.districts)
+        change = parse_roster_change(message.value, policy.programs, policy.city.districts)
+        if isinstance(change, RosterChange) and change.changed_at is None and message.timestamp:
+            made = dt.datetime.fromtimestamp(message.timestamp, dt.UTC)
+            change = change.model_copy(update={"changed_at": made})
+        return change
     return _recheck(message.value)
 
 
-def _trigger(item: Fact | RosterChange | Recheck) -> Trigger:
+class WrongKey(ValueError):
+    """A message keyed by something other than its person: it may sit in another partition
+    than the person's other messages, so another worker could write the same person."""
+
+
+def _check_key(message: Message, item: Decoded) -> None:
+    """A message read from Kafka about a person must be keyed by their ID number (end
+    markers, about no one person, are sent to each partition and carry no key)."""
+    if message.offset is None or isinstance(item, DeliveryEnd):
+        return
+    if message.key != item.person_id.encode():
+        raise WrongKey(
+            "the message key is not its person_id: every message about a person must be keyed "
+            "by their ID number, so that all of them reach the same partition"
+        )
+
+
+def _trigger(item: Fact | RosterChange | SnapshotEntry | Recheck) -> Trigger:
     if isinstance(item, Fact):
         return "payment" if item.kind == "payment" else "event"
     if isinstance(item, Recheck):
@@ -164,6 +203,10 @@ class _Work:
 
     triggers: dict[str, Trigger]
     as_of: dict[str, dt.date]
+    partitions: set[int] = field(default_factory=set)  # the batch's: whose people it writes
+    changed: set[str] = field(default_factory=set)  # whose facts or enrollments this batch brings
+    # household members another worker owns, to re-evaluate there (one writer per person)
+    elsewhere: dict[str, Trigger] = field(default_factory=dict)
 
 
 class BatchProcessor:
@@ -184,6 +227,7 @@ class BatchProcessor:
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
+        self._partitions = settings.policy.worker.partitions  # of the worker's input topics
 
     async def process(self, messages: Sequence[Message]) -> list[Alert]:
         now = self._clock()
@@ -194,9 +238,10 @@ class BatchProcessor:
         for message in messages:
             try:
                 item = _decode(message, self._settings)
+                _check_key(message, item)
                 decoded.append(item)
                 read_from.append(message)
-                if isinstance(item, Fact):
+                if not isinstance(item, DeliveryEnd):
                     partition_of[item.person_id] = message.partition
             except (ValidationError, BadRecord, ValueError, KeyError, TypeError) as exc:
                 text, reason = _text(message.value), _reason(exc)
@@ -209,6 +254,7 @@ class BatchProcessor:
             (m.topic, m.partition, m.offset) for m in messages if m.offset is not None
         )
         work = self._apply(decoded, partition_of, loaded.states, changes, rejected)
+        work.partitions = {m.partition for m in messages}
         await self._end_deliveries(decoded, work, loaded, changes)
         await self._add_households(work, loaded, changes)
         changed_alerts = await self._evaluate(work, loaded, changes, now)
@@ -219,12 +265,17 @@ class BatchProcessor:
         # save (a replayed batch may reject a message again).
         if rejected:
             await self._publisher.publish([], rejected)
+        elsewhere = [Recheck(pid, trigger) for pid, trigger in sorted(work.elsewhere.items())]
+        if elsewhere:  # before the save too: a crash right after it would lose them
+            await self._publisher.recheck(elsewhere)
         if changed_alerts and self._audit is not None:  # recorded before saved, like publishing
             partitions = self._settings.policy.worker.partitions
             for chain, entries in audit_entries(changed_alerts, partitions).items():
                 await self._audit.append_many(chain, entries)
         if changes:
             await self._store.save(changes, loaded)
+        if elsewhere:  # and after it, so that their owner sees this batch's people saved
+            await self._publisher.recheck(elsewhere)
         self._count(decoded, changed_alerts, rejected)
         return changed_alerts
 
@@ -246,6 +297,7 @@ class BatchProcessor:
                 states[pid] = with_fact(state, item)
                 if states[pid] is not state:
                     changes.facts[pid] = states[pid]
+                    work.changed.add(pid)
                 if item.delivery:  # evaluated with the rest of its delivery, at its end marker
                     key = (item.delivery, partition_of[pid])
                     changes.pending.setdefault(key, set()).add(pid)
@@ -260,6 +312,13 @@ class BatchProcessor:
                     )
                     continue
                 changes.roster[pid] = states[pid]
+                work.changed.add(pid)
+            elif isinstance(item, SnapshotEntry):  # evaluated at the snapshot's end marker
+                states[pid] = changes.roster[pid] = with_snapshot(state, item)
+                key = (item.snapshot, partition_of[pid])
+                changes.pending.setdefault(key, set()).add(pid)
+                changes.pending_of[key] = (SNAPSHOT_FEED, False)
+                continue
             elif item.as_of is not None:
                 work.as_of[pid] = item.as_of
             work.triggers[pid] = _trigger(item)
@@ -276,14 +335,18 @@ class BatchProcessor:
             key = (end.delivery, end.partition)
             people = await self._store.pending(*key) | changes.pending.pop(key, set())
             changes.delivered.append(key)
-            if end.feed and not end.abandoned:
+            if end.feed and end.feed != SNAPSHOT_FEED and not end.abandoned:
                 at = (end.at or self._clock()).timestamp()
                 changes.feeds_delivered[end.feed] = max(
                     changes.feeds_delivered.get(end.feed, 0), at
                 )
             loaded.add(await self._store.load(sorted(people - loaded.states.keys())))
+            trigger: Trigger = "payment" if end.payment else "event"
+            if end.feed == SNAPSHOT_FEED:
+                trigger = "enrollment"
             for pid in people:
-                work.triggers.setdefault(pid, "payment" if end.payment else "event")
+                work.triggers.setdefault(pid, trigger)
+            work.changed |= people
 
     async def _add_households(self, work: _Work, loaded: Loaded, changes: Changes) -> None:
         """A change to anyone in a household re-evaluates everyone in it (rule 13), and everyone
@@ -306,12 +369,21 @@ class BatchProcessor:
             self._join_households(people, loaded, members, changes)
             people = sorted(set().union(*members.values()) - loaded.states.keys())
             loaded.add(await self._store.load(people))
-        for household, pids in members.items():
+        for household, ever in members.items():
+            # the set only grows: a member is one while their enrollments name the household
+            pids = sorted(p for p in ever if _enrolled_in(loaded.states[p], household))
+            trigger = work.triggers.get(cause[household], "event")
+            changed = not work.changed.isdisjoint(pids)
             for pid in pids:
-                work.triggers.setdefault(pid, work.triggers.get(cause[household], "event"))
-                if cause[household] in work.as_of:
-                    work.as_of.setdefault(pid, work.as_of[cause[household]])
-                others = tuple(loaded.states[m] for m in sorted(pids) if m != pid)
+                if pid in work.triggers:
+                    pass
+                elif outbox_partition(pid, self._partitions) in work.partitions:
+                    work.triggers[pid] = trigger
+                    if cause[household] in work.as_of:
+                        work.as_of.setdefault(pid, work.as_of[cause[household]])
+                elif changed:  # another worker's: re-checked there, never written here
+                    work.elsewhere.setdefault(pid, trigger)
+                others = tuple(loaded.states[m] for m in pids if m != pid)
                 state = loaded.states[pid]
                 loaded.states[pid] = replace(
                     state, co_members={**state.co_members, household: others}
@@ -408,6 +480,10 @@ class BatchProcessor:
                 self._metrics.alert_changes.labels(alert.history[-1].action).inc()
         for reject in rejected:
             self._metrics.worker_rejected.labels(reject.topic).inc()
+
+
+def _enrolled_in(state: PersonState, household: str) -> bool:
+    return any(e.household_id == household for e in state.enrollments)
 
 
 def _not_yet_saved(

@@ -71,6 +71,7 @@ class KafkaGapReader:
                             record.offset,
                             record.key,
                             tuple(record.headers or ()),
+                            record.timestamp / 1000,  # milliseconds
                         )
                     )
                 if len(chunk) >= self._chunk:

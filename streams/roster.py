@@ -14,7 +14,7 @@ from redis.typing import EncodableT, FieldT
 from alerts.model import Trigger
 from connectors.roster_file import parse_roster
 from streams.batch import Recheck
-from streams.store import encode_enrollments, encode_members
+from streams.store import encode_enrollments
 from welfare_watch import kafka, names, redis_client
 from welfare_watch.errors import WelfareWatchError
 from welfare_watch.models import Enrollment
@@ -32,10 +32,7 @@ for i = 1, #KEYS, 3 do
 end
 return 1
 """
-_SWAPPED = (
-    (names.ROSTER, names.ROSTER_STAGING, names.ROSTER_OLD),
-    (names.HOUSEHOLDS, names.HOUSEHOLDS_STAGING, names.HOUSEHOLDS_OLD),
-)
+_SWAPPED = ((names.ROSTER, names.ROSTER_STAGING, names.ROSTER_OLD),)
 
 Progress = Callable[[int], None]
 
@@ -75,21 +72,25 @@ def load_roster(
             "Fix them, or pass --partial to load only the good rows"
         )
     client = redis_client.connect(settings.env.redis_url)
-    client.delete(names.ROSTER_STAGING, names.HOUSEHOLDS_STAGING)
+    client.delete(names.ROSTER_STAGING)
     items = list(people.items())
     for start in range(0, len(items), _CHUNK):
         chunk = items[start : start + _CHUNK]
         mapping: dict[FieldT, EncodableT] = {p: encode_enrollments(e) for p, e in chunk}
         client.hset(names.ROSTER_STAGING, mapping=mapping)
         progress(sum(len(e) for _, e in chunk))
+    # Memberships before the swap: a household set only grows, and a member counts only
+    # while their enrollments name the household, so sets ahead of the roster change nothing.
     households = _households(people)
     for start in range(0, len(households), _CHUNK):
-        chunk_h = households[start : start + _CHUNK]
-        client.hset(names.HOUSEHOLDS_STAGING, mapping={h: encode_members(m) for h, m in chunk_h})
+        pipe = client.pipeline(transaction=False)
+        for household, members in households[start : start + _CHUNK]:
+            pipe.sadd(names.household_key(household), *members)
+        pipe.execute()
     keys = [key for triple in _SWAPPED for key in triple]
     client.eval(_SWAP, len(keys), *keys)
     previous = {p.decode() for p in cast(list[bytes], client.hkeys(names.ROSTER_OLD))}
-    client.unlink(names.ROSTER_OLD, names.HOUSEHOLDS_OLD)
+    client.unlink(names.ROSTER_OLD)
     result.people = len(people)
     result.rechecked = request_recheck(settings, previous | people.keys())
     return result

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from welfare_watch.models import Enrollment, Fact, FactKind, RosterChange
+from welfare_watch.models import Enrollment, Fact, FactKind, RosterChange, SnapshotEntry
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,14 @@ _STATUS_BY_OP = {"suspend": "suspended", "resume": "active", "exit": "exited"}
 
 
 def with_roster_change(state: PersonState, change: RosterChange) -> PersonState:
-    """The state after one roster.changes message."""
+    """The state after one roster.changes message. A change older (`changed_at`, the
+    message's time) than what the enrollment already says — a snapshot taken after it —
+    changes nothing."""
+    at = change.changed_at
     others = tuple(e for e in state.enrollments if e.key != change.key)
     current = next((e for e in state.enrollments if e.key == change.key), None)
+    if _older(at, current):
+        return state
     if change.op in ("enroll", "update"):
         enrollment = Enrollment.model_validate(change.model_dump(exclude={"op"}))
         return replace(state, enrollments=(*others, enrollment))
@@ -87,8 +92,29 @@ def with_roster_change(state: PersonState, change: RosterChange) -> PersonState:
             f"roster change '{change.op}' names an enrollment in {change.program} "
             "that the roster does not hold"
         )
-    updated = current.model_copy(update={"status": _STATUS_BY_OP[change.op]})
+    status = _STATUS_BY_OP[change.op]
+    updated = current.model_copy(update={"status": status, "changed_at": at or current.changed_at})
     return replace(state, enrollments=(*others, updated))
+
+
+def with_snapshot(state: PersonState, entry: SnapshotEntry) -> PersonState:
+    """The state after one person of a roster snapshot: their enrollments are the snapshot's
+    (none for `remove`), except one that a roster change made after the snapshot was taken,
+    which keeps that change (whichever of the two arrived first)."""
+    taken = entry.snapshot_at
+    newer = {e.key: e for e in state.enrollments if _older(taken, e)}
+    listed = [
+        newer.get(e.key) or e.model_copy(update={"changed_at": taken}) for e in entry.enrollments
+    ]
+    kept = [e for key, e in newer.items() if key not in {x.key for x in entry.enrollments}]
+    return replace(state, enrollments=(*listed, *kept))
+
+
+def _older(at: dt.datetime | None, current: Enrollment | None) -> bool:
+    """Whether information made `at` is older than what `current` says."""
+    if at is None or current is None or current.changed_at is None:
+        return False
+    return at < current.changed_at
 
 
 def with_enrollments(state: PersonState, enrollments: Iterable[Enrollment]) -> PersonState:

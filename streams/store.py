@@ -40,10 +40,6 @@ def encode_alerts(alerts: Mapping[str, Alert]) -> bytes:
     return _ALERTS.dump_json(dict(alerts))
 
 
-def encode_members(person_ids: Iterable[str]) -> str:
-    return json.dumps(sorted(person_ids))
-
-
 @dataclass
 class Loaded:
     states: dict[str, PersonState] = field(default_factory=dict)
@@ -63,7 +59,7 @@ class Changes:
 
     roster: dict[str, PersonState] = field(default_factory=dict)
     facts: dict[str, PersonState] = field(default_factory=dict)
-    households: dict[str, set[str]] = field(default_factory=dict)
+    households: dict[str, set[str]] = field(default_factory=dict)  # members to add (SADD)
     alerts: dict[str, list[Alert]] = field(default_factory=dict)  # person_id -> changed alerts
     pending: dict[tuple[str, int], set[str]] = field(default_factory=dict)  # to evaluate later
     # each pending set's delivery: (feed, payments?) and when the worker last saw its facts
@@ -167,11 +163,16 @@ class PersonStore:
         await self._redis.eval(_RAISE, 1, names.PROGRESS, label, offset)
 
     async def households(self, household_ids: Sequence[str]) -> dict[str, set[str]]:
+        """Everyone ever enrolled in each household (names.household_key)."""
         if not household_ids:
             return {}
-        raw = await self._redis.hmget(names.HOUSEHOLDS, list(household_ids))
+        pipe = self._redis.pipeline(transaction=False)
+        for household in household_ids:
+            pipe.smembers(names.household_key(household))
+        found = cast(list[set[bytes]], await pipe.execute())
         return {
-            h: set(json.loads(r)) if r else set() for h, r in zip(household_ids, raw, strict=True)
+            h: {m.decode() for m in members}
+            for h, members in zip(household_ids, found, strict=True)
         }
 
     async def pending(self, delivery: str, partition: int) -> set[str]:
@@ -220,11 +221,8 @@ class PersonStore:
                 p: _FACTS.dump_json(dict(s.facts)) for p, s in changes.facts.items()
             }
             pipe.hset(names.FACTS_BY_PERSON, mapping=facts)
-        if changes.households:
-            households: dict[FieldT, EncodableT] = {
-                h: encode_members(m) for h, m in changes.households.items()
-            }
-            pipe.hset(names.HOUSEHOLDS, mapping=households)
+        for household, members in changes.households.items():
+            pipe.sadd(names.household_key(household), *sorted(members))
         if changes.alerts:
             written = _write_alerts(pipe, changes.alerts, loaded.alerts)
             outbox.append(pipe, written, self._partitions)  # relayed to `alerts` once saved

@@ -10,6 +10,7 @@ from prometheus_client import start_http_server
 from streams import deadletter
 from streams.app import create_app
 from welfare_watch import kafka, names
+from welfare_watch.errors import WelfareWatchError
 from welfare_watch.settings import Settings
 
 
@@ -18,6 +19,9 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     bootstrap = settings.env.kafka_bootstrap
     kafka.ensure_topics(bootstrap, names.WORKER_INPUTS, settings.policy.worker.partitions)
+    counts = kafka.partition_counts(bootstrap, names.WORKER_INPUTS)
+    if problem := kafka.co_partitioning_error(counts, settings.policy.worker.partitions):
+        raise WelfareWatchError(problem)
     kafka.ensure_topics(bootstrap, [names.ALERTS], settings.policy.worker.partitions)
     kafka.ensure_topics(bootstrap, [names.REJECTED], 1)
     deadletter.ensure_topic(bootstrap)  # one partition, kept forever

@@ -1,10 +1,31 @@
-"""Stores for unit tests of the worker's batch logic that must not reach Redis."""
+"""Doubles for tests of the worker's batch path: a store that must not reach Redis, and a
+publisher that keeps what the batch hands to Kafka."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import redis.asyncio as aioredis
 
+from alerts.model import Alert
+from streams.batch import Recheck, Rejected
 from streams.store import Changes, Loaded, PersonStore
+
+
+class Collected:
+    """The Publisher protocol (streams.batch): what a batch publishes itself, kept."""
+
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+        self.rejected: list[Rejected] = []
+        self.rechecks: list[Recheck] = []
+
+    async def publish(self, alerts: Sequence[Alert], rejected: Sequence[Rejected]) -> None:
+        self.alerts.extend(alerts)
+        self.rejected.extend(rejected)
+
+    async def recheck(self, rechecks: Sequence[Recheck]) -> None:
+        self.rechecks.extend(rechecks)
 
 
 class ProgressOnly(PersonStore):

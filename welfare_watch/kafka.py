@@ -119,6 +119,32 @@ def producer(bootstrap: str) -> Any:
         raise _unreachable(bootstrap, exc) from None
 
 
+def partition_counts(bootstrap: str, topics: Iterable[str]) -> dict[str, int]:
+    """How many partitions each existing topic of `topics` has."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=_TIMEOUT_MS)
+    try:
+        return {t: len(consumer.partitions_for_topic(t) or ()) for t in topics}
+    finally:
+        consumer.close()
+
+
+def co_partitioning_error(counts: Mapping[str, int], configured: int) -> str | None:
+    """Why the worker's inputs cannot be joined, in one line; None when they can.
+
+    A person's facts, roster changes, re-checks and commands meet in one worker only if every
+    input topic has the same number of partitions (Kafka puts a key in partition
+    hash(key) % count), and the worker computes a person's partition from `[worker]
+    partitions`, so that must be the count too."""
+    differing = sorted(f"{t}={n}" for t, n in counts.items() if n != configured)
+    if not differing:
+        return None
+    return (
+        f"the worker's input topics must all have [worker] partitions = {configured} "
+        f"partitions, but {', '.join(differing)}: add partitions to the topics "
+        "(kafka-topics.sh --alter) or set [worker] partitions to match"
+    )
+
+
 def partitions(bootstrap: str, topic: str) -> list[int]:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=_TIMEOUT_MS)
     try:

@@ -80,6 +80,9 @@ class Enrollment(BaseModel):
     monthly_amount: Decimal = Decimal("0.00")
     start_date: dt.date
     status: EnrollmentStatus
+    # When the roster system made what this row says (a roster.changes message's time, or a
+    # snapshot's): a newer one wins over an older one, whichever arrives last (streams.state).
+    changed_at: dt.datetime | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -91,6 +94,7 @@ class Enrollment(BaseModel):
 
 
 RosterOp = Literal["enroll", "update", "suspend", "resume", "exit"]
+SnapshotOp = Literal["replace", "remove"]
 
 
 class RosterChange(Enrollment):
@@ -103,3 +107,17 @@ class RosterChange(Enrollment):
     district_code: str = Field(default="000000", pattern=r"^\d{6}$")
     start_date: dt.date = dt.date(1970, 1, 1)
     status: EnrollmentStatus = "active"
+
+
+class SnapshotEntry(BaseModel):
+    """One person of a roster snapshot loaded through roster.changes: `replace` (their
+    enrollments are exactly these) or `remove` (they are in no program), with the snapshot's
+    id and the time it was taken. Its people are evaluated at the snapshot's end marker."""
+
+    model_config = ConfigDict(frozen=True)
+
+    op: SnapshotOp
+    person_id: str
+    snapshot: str = Field(min_length=1)
+    snapshot_at: dt.datetime
+    enrollments: tuple[Enrollment, ...] = ()

@@ -31,9 +31,6 @@ PREFIX = "ww:"
 ROSTER = PREFIX + "roster"  # hash person_id -> JSON list of that person's enrollments
 ROSTER_STAGING = PREFIX + "roster:staging"  # a snapshot being loaded, renamed over ROSTER
 ROSTER_OLD = PREFIX + "roster:old"  # the replaced snapshot, unlinked after the swap
-HOUSEHOLDS = PREFIX + "households"  # hash household_id -> JSON list of its members' person_ids
-HOUSEHOLDS_STAGING = PREFIX + "households:staging"
-HOUSEHOLDS_OLD = PREFIX + "households:old"
 FACTS_BY_PERSON = PREFIX + "facts"  # hash person_id -> JSON {fact identity: fact}
 ALERTS_BY_PERSON = PREFIX + "alerts"  # hash person_id -> JSON {alert_id: alert}
 # Progress kept in the store (streams/offsets.py): per person, the last offset of each input
@@ -61,6 +58,13 @@ PENDING_PATTERN = PREFIX + "pending:*"  # every pending set (see pending_key)
 # hash dead-letter offset -> JSON {"state": "sending"|"sent", "at", "to"}: the dead letters that
 # `welfare-watch deadletter replay` put back (each at most once), and where they went
 DEADLETTER_REPLAYS = PREFIX + "deadletter:replays"
+
+
+def household_key(household_id: str) -> str:
+    """Set of the person_ids ever enrolled in one household. Only ever added to (SADD, by
+    any writer, in any order: no one rewrites it whole); whether a member still belongs is
+    read from their enrollments. One key per household, each its own hash slot."""
+    return f"{PREFIX}household:{{{household_id}}}"
 
 
 def scan_claim_key(day: str) -> str:

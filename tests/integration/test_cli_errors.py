@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import WW
+from tests.integration.conftest import WW, Cli
+from tests.integration.redis_state import settings_of
+from welfare_watch import kafka, names
 
 SAMPLES = Path(__file__).parent.parent / "data" / "samples"
 
@@ -57,3 +59,18 @@ def test_one_line_error(args: list[str], env: dict[str, str], says: str) -> None
     assert says in done.stderr
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_a_worker_whose_inputs_are_not_co_partitioned_does_not_start(ww: Cli) -> None:
+    """ww.recheck made with fewer partitions than the other inputs: a person's re-checks
+    would reach another worker than their facts."""
+    settings = settings_of(ww)
+    bootstrap = settings.env.kafka_bootstrap
+    kafka.ensure_topics(bootstrap, [names.RECHECK], 1)
+    done = subprocess.run(
+        [WW, "worker"], env=ww.env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()[-1:]
+    assert line.startswith("welfare-watch: the worker's input topics must all have")
+    assert "ww.recheck=1" in line

@@ -40,12 +40,13 @@ from stack import process
 from stack.kafka import Kafka
 from stack.redis import Redis as RedisService
 from streams import outbox
-from streams.batch import BatchProcessor, Message, Recheck, Rejected
+from streams.batch import BatchProcessor, Message, Recheck
 from streams.outbox import Relay, outbox_partition
 from streams.store import Changes, Loaded, PersonStore
 from tests import citygen
 from tests.integration.conftest import Cli, Worker, stored_alerts
 from tests.integration.redis_state import restore, settings_of, snapshot
+from tests.stores import Collected
 from welfare_watch import names, progress
 from welfare_watch.metrics import Metrics
 from welfare_watch.models import Fact
@@ -54,16 +55,6 @@ from welfare_watch.settings import Environment, Settings
 T1 = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 T2 = T1 + dt.timedelta(seconds=3)
 PARTITIONS = 4
-
-
-class Collected:
-    """The Publisher protocol: what the batch hands to Kafka itself."""
-
-    def __init__(self) -> None:
-        self.alerts: list[Alert] = []
-
-    async def publish(self, alerts: Sequence[Alert], rejected: Sequence[Rejected]) -> None:
-        self.alerts.extend(alerts)
 
 
 class SaveFailsOnce(PersonStore):
@@ -278,7 +269,7 @@ def test_a_rebalance_waits_for_the_round_in_flight_before_the_next_owner_starts(
 
 
 def _recheck(pid: str) -> Message:
-    return Message(names.RECHECK, Recheck(pid).as_json(), 0, 0)
+    return Message(names.RECHECK, Recheck(pid).as_json(), 0, 0, pid.encode())
 
 
 def _changed_messages(settings: Settings, tmp_path: Path, ids: list[str]) -> list[Message]:
@@ -286,7 +277,7 @@ def _changed_messages(settings: Settings, tmp_path: Path, ids: list[str]) -> lis
     path = citygen.health_deaths(tmp_path / "health.csv", ids)
     facts = parse_feed(settings.feeds["health_deaths"], path, T2, "file:health")
     return [  # read after the first department's records: offsets past theirs
-        Message(names.FACTS, f.model_dump_json().encode(), 0, 1000 + i)
+        Message(names.FACTS, f.model_dump_json().encode(), 0, 1000 + i, f.person_id.encode())
         for i, f in enumerate(facts)
         if isinstance(f, Fact)
     ]
@@ -301,7 +292,8 @@ def _deaths(ww: Cli, tmp_path: Path, ids: list[str]) -> tuple[Settings, list[Mes
     path = citygen.psb_deaths(tmp_path / "psb.csv", ids)
     facts = [f for f in parse_feed(spec, path, T1, "file:psb") if isinstance(f, Fact)]
     return settings, [
-        Message(names.FACTS, f.model_dump_json().encode(), 0, i) for i, f in enumerate(facts)
+        Message(names.FACTS, f.model_dump_json().encode(), 0, i, f.person_id.encode())
+        for i, f in enumerate(facts)
     ]
 
 

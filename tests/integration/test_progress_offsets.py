@@ -26,6 +26,7 @@ from streams.store import PersonStore
 from tests import citygen
 from tests.integration.conftest import Cli
 from tests.integration.redis_state import restore, settings_of, snapshot
+from tests.stores import Collected
 from tests.unit.test_retry import Sink
 from welfare_watch import kafka, names
 from welfare_watch.metrics import Metrics
@@ -59,11 +60,6 @@ class Rig:
     async def facts(self, people: list[str]) -> int:
         loaded = await self.store.load(people)
         return sum(len(s.facts) for s in loaded.states.values())
-
-
-class Collected:
-    async def publish(self, alerts: object, rejected: object) -> None:
-        pass
 
 
 def _deaths_on_kafka(ww: Cli, tmp_path: Path) -> tuple[Settings, list[str], list[Message]]:

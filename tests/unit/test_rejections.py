@@ -11,13 +11,12 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from alerts.model import Alert
 from connectors.feedspec import load_feeds
 from connectors.parse import Rejection, parse_feed, parse_message
 from connectors.raw import _unconfigured
-from streams.batch import BatchProcessor, Message, Rejected
+from streams.batch import BatchProcessor, Message
 from streams.offsets import batch_high_water
-from tests.stores import ProgressOnly, unreachable
+from tests.stores import Collected, ProgressOnly, unreachable
 from welfare_watch import names
 from welfare_watch.metrics import Metrics
 from welfare_watch.settings import Environment, Settings, load_policy
@@ -103,17 +102,6 @@ def test_a_record_for_a_feed_nobody_configured_says_so_in_the_same_shape() -> No
 # --- The worker's own rejections: inputs it cannot read ----------------------------------------
 
 
-class Collected:
-    """The Publisher protocol, keeping what the worker publishes."""
-
-    def __init__(self) -> None:
-        self.rejected: list[Rejected] = []
-
-    async def publish(self, alerts: Sequence[Alert], rejected: Sequence[Rejected]) -> None:
-        assert list(alerts) == []
-        self.rejected.extend(rejected)
-
-
 def process(messages: list[Message], registry: CollectorRegistry) -> list[dict[str, object]]:
     """The rejections a batch of unreadable messages through the worker publishes."""
     published = Collected()
@@ -128,6 +116,7 @@ def process(messages: list[Message], registry: CollectorRegistry) -> list[dict[s
             await store._redis.aclose()
 
     asyncio.run(run())
+    assert published.alerts == [] and published.rechecks == []
     # a rejected message is done with: the input's progress moves past it
     read = [(m.topic, m.partition, m.offset) for m in messages if m.offset is not None]
     assert store.progress == batch_high_water(read)
@@ -185,3 +174,17 @@ def test_the_same_unreadable_message_read_again_has_the_same_id() -> None:
     assert first["rejection_id"] == again["rejection_id"]
     (other,) = process([Message(names.ROSTER_CHANGES, b"[]", 2, 18)], CollectorRegistry())
     assert other["rejection_id"] != first["rejection_id"]
+
+
+def test_a_message_not_keyed_by_its_person_is_rejected_with_the_reason() -> None:
+    """It may sit in another partition than the person's other messages, where another
+    worker would write the same person."""
+    pid = "210105195203140118"
+    change = b'{"op": "suspend", "person_id": "%s", "program": "tekun"}' % pid.encode()
+    (keyless,) = process([Message(names.ROSTER_CHANGES, change, 1, 30)], CollectorRegistry())
+    (other,) = process(
+        [Message(names.ROSTER_CHANGES, change, 1, 31, b"210105195203140100")], CollectorRegistry()
+    )
+    for message in (keyless, other):
+        assert "the message key is not its person_id" in str(message["reason"])
+        assert pid not in str(message["reason"])  # the record carries it; the reason does not

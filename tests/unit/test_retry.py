@@ -18,11 +18,10 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ValidationError
 
 from alerts.audit import AuditError
-from alerts.model import Alert
-from streams.batch import BatchProcessor, Message, Rejected
+from streams.batch import BatchProcessor, Message
 from streams.deadletter import DeadLetter, Replay, Stored, describe_error, rows
 from streams.retry import BatchRunner, RetryPolicy, is_transient
-from tests.stores import ProgressOnly, unreachable
+from tests.stores import Collected, ProgressOnly, unreachable
 from welfare_watch import names
 from welfare_watch.metrics import Metrics
 from welfare_watch.settings import Environment, Settings, load_policy
@@ -106,14 +105,6 @@ def run(processor: object, messages: list[Message], sink: Sink | None = None) ->
 
 
 # --- the stall of the issue, through the real BatchProcessor ---------------------------------
-
-
-class Collected:
-    def __init__(self) -> None:
-        self.rejected: list[Rejected] = []
-
-    async def publish(self, alerts: Sequence[Alert], rejected: Sequence[Rejected]) -> None:
-        self.rejected.extend(rejected)
 
 
 def test_an_empty_list_on_ww_recheck_is_dead_lettered_and_the_rest_of_its_batch_goes_on() -> None:

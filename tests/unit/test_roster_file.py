@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Collection
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from connectors.errors import BadRecord, NotATable
 from connectors.parse import Rejection
 from connectors.roster_file import COLUMNS, parse_roster, parse_roster_change
-from welfare_watch.models import Enrollment
+from welfare_watch.models import Enrollment, RosterChange, SnapshotEntry
 from welfare_watch.settings import load_policy
 
 SAMPLES = Path(__file__).parents[1] / "data" / "samples"
@@ -138,11 +139,17 @@ def change(**fields: object) -> bytes:
     return json.dumps(fields).encode()
 
 
+def roster_change(message: bytes, districts: Collection[str] = ()) -> RosterChange:
+    parsed = parse_roster_change(message, PROGRAMS, districts)
+    assert isinstance(parsed, RosterChange)
+    return parsed
+
+
 def test_an_exit_needs_only_the_identifying_columns() -> None:
     message = change(
         op="exit", person_id="210105195203140118", program="dibao_urban", household_id="HH-1"
     )
-    parsed = parse_roster_change(message, PROGRAMS)
+    parsed = roster_change(message)
     assert (parsed.op, parsed.key, parsed.status) == (
         "exit",
         ("210105195203140118", "dibao_urban", "HH-1"),
@@ -152,9 +159,9 @@ def test_an_exit_needs_only_the_identifying_columns() -> None:
 
 def test_an_enrollment_message_carries_every_roster_column() -> None:
     row = dict(zip(COLUMNS, HEAD.split(","), strict=True))
-    parsed = parse_roster_change(change(op="enroll", **row), PROGRAMS, DISTRICTS)
+    parsed = roster_change(change(op="enroll", **row), DISTRICTS)
     assert parsed.model_dump(exclude={"op"}) == Enrollment(**row).model_dump()
-    numeric = parse_roster_change(change(op="update", **row | {"monthly_amount": 1560}), PROGRAMS)
+    numeric = roster_change(change(op="update", **row | {"monthly_amount": 1560}))
     assert numeric.monthly_amount == Decimal("1560.00")
 
 
@@ -163,7 +170,10 @@ def test_an_enrollment_message_carries_every_roster_column() -> None:
     [
         (b"exit", "the message is not valid JSON"),
         (b"[1]", "the message is not a JSON object"),
-        (change(op="delete"), "op 'delete' is not one of enroll, update, suspend, resume, exit"),
+        (
+            change(op="delete"),
+            "op 'delete' is not one of enroll, update, suspend, resume, exit, replace, remove",
+        ),
         (
             change(op="suspend", person_id="210105195203140118", program="dibao_urban"),
             "household_id is empty, but dibao_urban is a household program",
@@ -182,3 +192,41 @@ def test_a_bad_change_message_says_why(message: bytes, reason: str) -> None:
     with pytest.raises(BadRecord) as caught:
         parse_roster_change(message, PROGRAMS)
     assert caught.value.reason == reason
+
+
+def test_a_snapshot_message_carries_the_person_s_rows_and_the_snapshot() -> None:
+    row = dict(zip(COLUMNS, HEAD.split(","), strict=True))
+    at = "2026-11-29T08:00:00+08:00"
+    parsed = parse_roster_change(
+        change(op="replace", person_id=row["person_id"], snapshot="S1", snapshot_at=at,
+               enrollments=[row]),
+        PROGRAMS, DISTRICTS,
+    )  # fmt: skip
+    assert isinstance(parsed, SnapshotEntry)
+    assert (parsed.op, parsed.snapshot, parsed.snapshot_at.isoformat()) == ("replace", "S1", at)
+    assert parsed.enrollments == (Enrollment(**row),)
+    removed = parse_roster_change(
+        change(op="remove", person_id=row["person_id"], snapshot="S1", snapshot_at=at), PROGRAMS
+    )
+    assert isinstance(removed, SnapshotEntry) and removed.enrollments == ()
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"snapshot": ""}, "a replace message names no snapshot"),
+        ({"snapshot_at": "2026-11-29T08:00:00"}, "snapshot_at has no time zone"),
+        ({"snapshot_at": "yesterday"}, "snapshot_at is not an ISO date and time"),
+        ({"enrollments": [{"person_id": "x"}]}, "enrollment 1: "),
+        ({"person_id": "11010519491231002X"}, "enrollment 1 is another person's"),
+        ({"op": "remove"}, "enrollments must be a list of roster rows (none for remove)"),
+    ],
+)
+def test_a_bad_snapshot_message_says_why(fields: dict[str, object], reason: str) -> None:
+    row = dict(zip(COLUMNS, HEAD.split(","), strict=True))
+    at = "2026-11-29T08:00:00+00:00"
+    message = {"op": "replace", "person_id": row["person_id"], "snapshot": "S1",
+               "snapshot_at": at, "enrollments": [row]} | fields  # fmt: skip
+    with pytest.raises(BadRecord) as caught:
+        parse_roster_change(change(**message), PROGRAMS)
+    assert caught.value.reason.startswith(reason)
