@@ -40,7 +40,7 @@ from alerts.audit_chain import (
     verify_chain,
     worker_chain,
 )
-from welfare_watch import kafka, names, redis_client
+from welfare_watch import kafka, names, redis_client, security
 from welfare_watch.errors import WelfareWatchError
 from welfare_watch.settings import Settings
 
@@ -218,7 +218,10 @@ class AuditLog:
                         kafka.ensure_topics, self._bootstrap, [names.AUDIT], self._partitions
                     )
                     producer = AIOKafkaProducer(
-                        bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
+                        bootstrap_servers=self._bootstrap,
+                        acks="all",
+                        enable_idempotence=True,
+                        **security.aiokafka_options(),
                     )
                     await producer.start()
                 except (WelfareWatchError, AIOKafkaError, OSError) as exc:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import redis
 import redis.asyncio as aioredis
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 from kafka.partitioner.default import murmur2
 from pydantic import ValidationError
@@ -54,7 +54,7 @@ def topic_ends(bootstrap: str) -> dict[int, int]:
     with kafka.admin(bootstrap) as client:
         if names.AUDIT not in client.list_topics():
             return {}
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
+    consumer = kafka.consumer_for(bootstrap, request_timeout_ms=30_000)
     try:
         tps = [
             TopicPartition(names.AUDIT, p) for p in consumer.partitions_for_topic(names.AUDIT) or ()
@@ -96,11 +96,8 @@ def read_topic(
 def _consume(
     bootstrap: str, copies: dict[str, KafkaCopy], settled: Mapping[int, int] | None
 ) -> tuple[int, set[int]]:
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        group_id=None,
-        request_timeout_ms=30_000,
+    consumer = kafka.consumer_for(
+        bootstrap, enable_auto_commit=False, group_id=None, request_timeout_ms=30_000
     )
     try:
         tps = [

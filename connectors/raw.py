@@ -19,7 +19,7 @@ from kafka.errors import KafkaError
 from connectors.ids import redact
 from connectors.parse import Rejection, parse_message
 from connectors.sink import DeliveryResult, DeliverySink
-from welfare_watch import kafka, names
+from welfare_watch import kafka, names, security
 from welfare_watch.errors import WelfareWatchError
 from welfare_watch.settings import Settings
 
@@ -56,6 +56,7 @@ class RawTopics:
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 metadata_max_age_ms=30_000,  # a new dept.*.raw topic is found within 30 s
+                **security.kafka_options(),
             )
         except KafkaError as exc:
             raise WelfareWatchError(f"cannot reach Kafka at {bootstrap} ({exc})") from None

@@ -10,6 +10,7 @@ from types import FrameType
 from connectors.filedrop import FileDrop
 from connectors.filedrop import drain as drain_inbox
 from connectors.raw import RawTopics
+from welfare_watch.exposition import serve
 from welfare_watch.settings import Settings
 
 
@@ -26,6 +27,7 @@ def run_connectors(settings: Settings, *, drain: bool, log: Callable[[str], None
                 for result in results:
                     log(f"{result.source}: accepted {result.accepted}, rejected {result.rejected}")
             return
+        serve(settings.env.metrics_port)  # its own /metrics when deployed on its own
         stop = threading.Event()
 
         def on_signal(signum: int, frame: FrameType | None) -> None:

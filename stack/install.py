@@ -234,3 +234,33 @@ def install_redis(log: Log) -> None:
     if redis_server is None:
         raise StackError("apt-get installed redis-server, but `redis-server` is not on PATH")
     log(f"Redis {_redis_version(redis_server)}: installed at {redis_server}")
+
+
+def _stop_system_prometheus() -> None:
+    """The package enables a prometheus service on 9090 where systemd runs: stop and disable
+    it (the tests start their own, on a port of their own)."""
+    if Path("/run/systemd/system").is_dir() and shutil.which("systemctl"):
+        subprocess.run(
+            ["systemctl", "disable", "--now", "prometheus"], capture_output=True, check=False
+        )
+
+
+def install_prometheus(log: Log) -> None:
+    """Debian's prometheus (with promtool), for the monitoring tests: the rules' unit tests
+    and a real Prometheus scraping `welfare-watch run`. Nothing else needs it, so without root
+    or apt-get this only says how to install it; those tests then fail, saying the same."""
+    if shutil.which("prometheus") and shutil.which("promtool"):
+        log("Prometheus: already installed")
+        return
+    hint = "install it with `sudo apt-get install -y prometheus` for the monitoring tests"
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        log(f"Prometheus: not installed; {hint}")
+        return
+    log("Prometheus: installing Debian's prometheus (and promtool) with apt-get …")
+    with _services_not_started():
+        _apt(["update", "-q"])
+        _apt(["install", "-y", "-q", "--no-install-recommends", "prometheus"])
+    _stop_system_prometheus()
+    if shutil.which("promtool") is None:
+        raise StackError("apt-get installed prometheus, but `promtool` is not on PATH")
+    log("Prometheus: installed")

@@ -43,7 +43,7 @@ from kafka.errors import TopicAlreadyExistsError
 from pydantic import ValidationError
 
 from connectors.ids import mask_id, redact
-from welfare_watch import kafka, names
+from welfare_watch import kafka, names, security
 from welfare_watch.errors import WelfareWatchError
 
 log = logging.getLogger("welfare_watch.deadletter")
@@ -212,6 +212,7 @@ def read_all(bootstrap: str, timeout: float = 30.0) -> list[Stored]:
         enable_auto_commit=False,
         request_timeout_ms=int(timeout * 1000),
         consumer_timeout_ms=int(timeout * 1000),
+        **security.kafka_options(),
     )
     try:
         partitions = consumer.partitions_for_topic(names.DEADLETTER)
@@ -382,7 +383,12 @@ async def _send(
 ) -> list[Replayed]:
     """aiokafka, not kafka-python: a Kafka header's value may be null, and kafka-python refuses
     to send one, so it could not put such a message back whole."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        **security.aiokafka_options(),
+    )
     try:
         await producer.start()
     except AIOKafkaError as exc:

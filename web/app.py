@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -9,15 +11,20 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from prometheus_client import REGISTRY as GLOBAL_REGISTRY
 from prometheus_client import CollectorRegistry
+from prometheus_client.registry import Collector
 
 from web import alerts_api, audit_api, health, ingest, pages, stream
 from web.audit import audit_context
 from web.commands import command_sender
 from web.openapi import ACTIONS, openapi
-from web.state import METRICS, OPTIONS, REDIS, REGISTRY, SECRET, SETTINGS, WebOptions
+from web.state import METRICS, OPTIONS, REDIS, REGISTRY, SCRAPE, SECRET, SETTINGS, WebOptions
 from welfare_watch import redis_client
+from welfare_watch.exposition import scrape_registry
+from welfare_watch.lag_metrics import LagCollector
 from welfare_watch.metrics import Metrics
+from welfare_watch.rejections import count_rejections
 from welfare_watch.settings import Settings
+from welfare_watch.store_metrics import FeedClock, StoreCollector
 from welfare_watch.tokens import secret_for
 
 log = logging.getLogger(__name__)
@@ -48,6 +55,10 @@ def create_app(
     app[SECRET] = secret_for(settings.env, log.warning)
     app[METRICS] = metrics
     app[REGISTRY] = registry
+    monitor = app[OPTIONS].monitor
+    app[SCRAPE] = scrape_registry(registry, _monitor_collectors(settings) if monitor else ())
+    if monitor:
+        app.cleanup_ctx.append(_count_rejections)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(audit_context)  # on the Redis client: after _redis
     app.cleanup_ctx.append(command_sender(settings))
@@ -69,7 +80,7 @@ def create_app(
 
 def run_web(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None:
     """Serve the web app until SIGINT or SIGTERM (`welfare-watch web`)."""
-    app = create_app(settings)
+    app = create_app(settings, options=WebOptions(monitor=True))
     log.warning("web app listening on http://%s:%d", host, port)
     # No access log: a request line can carry a query string, and a query could carry an ID.
     web.run_app(app, host=host, port=port, print=None, access_log=None)
@@ -83,3 +94,25 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = client
     yield
     await client.aclose()
+
+
+def _monitor_collectors(settings: Settings) -> list[Collector]:
+    """Open alerts and feed freshness from the store, consumer lag from Kafka."""
+    city = settings.policy.city
+    store = redis_client.connect(settings.env.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    feeds = [FeedClock(name, spec.expected_every_days) for name, spec in settings.feeds.items()]
+    districts = [*city.districts, city.code]
+    return [
+        StoreCollector(store, feeds, districts, city.district_of),
+        LagCollector.for_kafka(settings.env.kafka_bootstrap),
+    ]
+
+
+async def _count_rejections(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(
+        count_rejections(app[SETTINGS].env.kafka_bootstrap, app[METRICS]), name="rejections"
+    )
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -9,7 +9,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 from alerts.lifecycle import Command
-from welfare_watch import kafka, names
+from welfare_watch import kafka, names, security
 from welfare_watch.settings import Settings
 
 
@@ -38,7 +38,10 @@ class CommandSender:
                     kafka.ensure_topics, bootstrap, names.WORKER_INPUTS, partitions
                 )
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=bootstrap, acks="all", enable_idempotence=True
+                    bootstrap_servers=bootstrap,
+                    acks="all",
+                    enable_idempotence=True,
+                    **security.aiokafka_options(),
                 )
                 await producer.start()
                 self._producer = producer

@@ -8,7 +8,7 @@ import socket
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from web.state import OPTIONS, REDIS, REGISTRY, SETTINGS
+from web.state import OPTIONS, REDIS, SCRAPE, SETTINGS
 from welfare_watch import kafka
 
 
@@ -33,8 +33,10 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text exposition of the app's registry."""
-    body = generate_latest(request.app[REGISTRY])
+    """Prometheus text exposition: the app's registry, or under `welfare-watch run` every
+    process's, and what the store says (welfare_watch/exposition.py). Rendered in a thread:
+    reading the store blocks."""
+    body = await asyncio.to_thread(generate_latest, request.app[SCRAPE])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

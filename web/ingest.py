@@ -141,9 +141,11 @@ def _format(request: web.Request) -> Format | None:
 def _count(request: web.Request, delivery: Delivery) -> None:
     if delivery.result is None:
         return
+    # HTTP is one way in: records_received and records_rejected count every way where they
+    # meet (the worker, dept.rejected), so this counts only what came by HTTP.
     metrics = request.app[METRICS]
-    metrics.records_received.labels(delivery.feed).inc(delivery.result.received)
-    metrics.records_rejected.labels(delivery.feed).inc(delivery.result.rejected)
+    metrics.http_records.labels(delivery.feed, "accepted").inc(delivery.result.accepted)
+    metrics.http_records.labels(delivery.feed, "rejected").inc(delivery.result.rejected)
 
 
 def _kafka_failure(settings: Settings, exc: Exception) -> str:

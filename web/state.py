@@ -23,6 +23,10 @@ class WebOptions:
     spool_bytes: int = 8 * MiB  # an ingest body is kept in memory up to this, then on disk
     max_rejections: int = 1000  # rejected records listed in an ingest reply (all are counted)
     ready_timeout: float = 3.0  # seconds Kafka and Redis get to answer /readyz
+    # This app is the process that reads the metrics which are not counted (open alerts and
+    # feed freshness from the store, consumer lag) and counts dept.rejected (welfare_watch/
+    # store_metrics.py, lag_metrics.py, rejections.py). On for `welfare-watch web` and `run`.
+    monitor: bool = False
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -31,4 +35,5 @@ SECRET = web.AppKey("secret", bytes)
 METRICS = web.AppKey("metrics", Metrics)
 REDIS = web.AppKey("redis", aioredis.Redis)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
+SCRAPE = web.AppKey("scrape", CollectorRegistry)  # what /metrics renders (exposition.py)
 AUDIT = web.AppKey("audit", AuditLog)  # append with web.audit.audit_request

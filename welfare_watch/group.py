@@ -5,12 +5,14 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from types import FrameType
 
 
-def run_group(commands: list[list[str]]) -> None:
-    """Start every command; when one exits or a signal comes, stop the others and return."""
-    children = [subprocess.Popen(command) for command in commands]
+def run_group(commands: list[list[str]], env: Mapping[str, str] | None = None) -> None:
+    """Start every command (with `env`, default this process's environment); when one exits
+    or a signal comes, stop the others and return."""
+    children = [subprocess.Popen(command, env=env) for command in commands]
     stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:

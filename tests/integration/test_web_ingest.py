@@ -103,8 +103,14 @@ def test_a_pushed_death_reaches_the_caseworker_and_is_counted(
         "rejected": 0,
         "rejections": [],
     }
-    assert 'welfare_watch_records_received_total{feed="psb_deaths"} 1.0' in metrics
-    assert 'welfare_watch_records_rejected_total{feed="psb_deaths"} 0.0' in metrics
+    # what came by HTTP; records_received counts it where every way in meets (the worker)
+    assert 'welfare_watch_http_ingest_records_total{feed="psb_deaths",outcome="accepted"} 1.0' in (
+        metrics
+    )
+    assert 'welfare_watch_http_ingest_records_total{feed="psb_deaths",outcome="rejected"} 0.0' in (
+        metrics
+    )
+    assert 'welfare_watch_records_received_total{feed="psb_deaths"}' not in metrics
 
     ww("wait", "--timeout", "120")
     alerts = [a for a in stored_alerts(ww.env) if a.type == "DECEASED_BENEFICIARY"]
