@@ -1,4 +1,9 @@
-"""install, up, down and status for the embedded Kafka and Redis together."""
+"""install, up, down and status for the embedded Kafka and Redis together.
+
+Redis is one server, or a three-node Redis Cluster (stack/redis_cluster.py) when `up` is asked
+for one or WW_REDIS_URL (as given, or as `up --redis-cluster` recorded it) names one. One data
+directory runs one of the two at a time; `down` stops whichever runs.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,11 @@ from typing import Protocol
 
 from stack import process
 from stack.errors import StackError
-from stack.install import install_kafka, install_redis
+from stack.install import install_kafka, install_prometheus, install_redis
 from stack.kafka import Kafka
 from stack.redis import Redis
+from stack.redis_cluster import RedisCluster, RedisNode, forget, started_nodes
+from welfare_watch.redis_client import is_cluster
 from welfare_watch.settings import Environment
 
 Log = Callable[[str], None]
@@ -50,14 +57,43 @@ class ServiceStatus:
     detail: str
 
 
-def services(env: Environment) -> list[Service]:
-    return [Kafka(env), Redis(env)]
+def services(env: Environment, redis_cluster: bool = False) -> list[Service]:
+    cluster = _cluster(env, redis_cluster)
+    return [Kafka(env), *cluster.nodes] if cluster else [Kafka(env), Redis(env)]
+
+
+def _cluster(env: Environment, asked: bool) -> RedisCluster | None:
+    return RedisCluster(env) if asked or is_cluster(env.redis_url) else None
+
+
+def _other_redis(env: Environment, cluster: RedisCluster | None) -> list[Service]:
+    """Every Redis under this data directory that `up` with these settings would not start
+    (the other kind, or a cluster on other ports): `up` refuses to run beside one, `down`
+    stops it too."""
+    ours = {node.config for node in cluster.nodes} if cluster else set()
+    others: list[Service] = [node for node in started_nodes(env) if node.config not in ours]
+    if cluster is not None:
+        others.append(cluster.single)
+    return others
+
+
+def _check_alone(env: Environment, cluster: RedisCluster | None) -> None:
+    for other in _other_redis(env, cluster):
+        pid = process.running_pid(other.pid_file, other.config)
+        if pid is not None:
+            kind = "a Redis Cluster" if isinstance(other, RedisNode) else "the single Redis"
+            raise StackError(
+                f"{kind} of {env.data_dir} is running ({other.name}, pid {pid}); "
+                "run `welfare-watch stack down` first"
+            )
 
 
 def install(env: Environment, log: Log = print) -> None:
-    """Download Kafka's jars (once) and install redis-server (once); fast when both are there."""
+    """Download Kafka's jars (once), install redis-server and prometheus (once); fast when
+    all are there."""
     install_kafka(log)
     install_redis(log)
+    install_prometheus(log)  # for the monitoring tests only
 
 
 def _settings_changed(service: Service) -> bool:
@@ -73,7 +109,7 @@ def _check_can_start(service: Service) -> None:
     if problem:
         raise StackError(problem)
     for port, what in service.ports.items():
-        if not process.port_free(service.host, port):
+        if not process.wait_port_free(service.host, port):
             raise StackError(
                 f"port {port}{what} is already in use by another process "
                 f"(not welfare-watch's {service.name}); stop it or set {service.setting}"
@@ -121,11 +157,16 @@ def _wait_ready(
     return None
 
 
-def up(env: Environment, log: Log = print, timeout: float = 90) -> None:
-    """Start whatever is not running yet and wait until both answer; running ones are kept."""
+def up(
+    env: Environment, log: Log = print, timeout: float = 90, redis_cluster: bool = False
+) -> None:
+    """Start whatever is not running yet and wait until all answer; running ones are kept.
+    With `redis_cluster`, Redis is a three-master cluster, created once and then recorded."""
     deadline = time.monotonic() + timeout
+    cluster = _cluster(env, redis_cluster)
+    _check_alone(env, cluster)
     plan: dict[Service, int | None] = {}
-    for service in services(env):
+    for service in services(env, redis_cluster):
         pid = process.running_pid(service.pid_file, service.config)
         if pid is None:
             _check_can_start(service)
@@ -155,6 +196,8 @@ def up(env: Environment, log: Log = print, timeout: float = 90) -> None:
                 f"{service.name} was not ready on {service.address} within {timeout:g} s"
                 f"{stopped}; see {service.logs[0]} (a slow machine may need a longer timeout)"
             )
+        if cluster is not None:
+            cluster.form(log, deadline)
     except BaseException:
         process.stop(started)  # a failed `up` leaves nothing of its own behind
         for service, pid in waiting.items():
@@ -166,6 +209,7 @@ def up(env: Environment, log: Log = print, timeout: float = 90) -> None:
 def down(env: Environment, log: Log = print) -> None:
     """Stop what `up` started, by its recorded pid; fine when nothing runs."""
     stopping: dict[Service, int] = {}
+    cluster = _cluster(env, False)
     for service in services(env):
         pid = process.read_pid(service.pid_file)
         if pid is not None and process.is_ours(pid, service.config):
@@ -173,11 +217,16 @@ def down(env: Environment, log: Log = print) -> None:
             continue
         service.pid_file.unlink(missing_ok=True)
         log(f"{service.name}: not running")
+    for other in _other_redis(env, cluster):  # started under another WW_REDIS_URL
+        pid = process.running_pid(other.pid_file, other.config)
+        if pid is not None:
+            stopping[other] = pid
     killed = process.stop(stopping.values())
     for service, pid in stopping.items():
         service.pid_file.unlink(missing_ok=True)
         how = f"killed after {process.STOP_GRACE_SECONDS:g} s" if pid in killed else "stopped"
         log(f"{service.name}: {how} (pid {pid})")
+    forget(env)  # the commands that follow no longer use the cluster
 
 
 def _stopped_detail(service: Service) -> str:
@@ -201,4 +250,9 @@ def status(env: Environment) -> list[ServiceStatus]:
             listening = process.accepts(service.host, service.port)
             detail = f"{'listening' if listening else 'starting'}; log {service.logs[0]}"
         report.append(ServiceStatus(service.name, pid is not None, pid, service.address, detail))
+    for other in _other_redis(env, _cluster(env, False)):
+        pid = process.running_pid(other.pid_file, other.config)
+        if pid is not None:  # started under another WW_REDIS_URL
+            detail = f"not the Redis WW_REDIS_URL names; `stack down` stops it; log {other.logs[0]}"
+            report.append(ServiceStatus(other.name, True, pid, other.address, detail))
     return report

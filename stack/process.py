@@ -42,6 +42,32 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+_TIME_WAIT = "06"  # the state column of /proc/net/tcp
+
+
+def held_by_ended_connections(port: int) -> bool:
+    """True when only TIME_WAIT sockets hold local `port`: connections that ended (a client's
+    ephemeral port, on a busy machine) and block a listener for at most a minute more."""
+    states = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rpartition(":")[2], 16) == port:
+                    states.append(fields[3])
+    return bool(states) and all(state == _TIME_WAIT for state in states)
+
+
+def wait_port_free(host: str, port: int, timeout: float = 65.0) -> bool:
+    """True once nothing listens on host:port, waiting while only ended connections hold it."""
+    deadline = time.monotonic() + timeout
+    while not port_free(host, port):
+        if not held_by_ended_connections(port) or time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
 def accepts(host: str, port: int, timeout: float = 0.5) -> bool:
     """True when a TCP connection to host:port succeeds."""
     try:

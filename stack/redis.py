@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import redis
 
@@ -39,7 +39,8 @@ def parse_redis_url(url: str) -> RedisAddress:
         port = parts.port or 6379
     except ValueError:
         raise StackError(f"{SETTING} is {url!r}; its port is not a number") from None
-    return RedisAddress(loopback_host(parts.hostname, SETTING, url), port, parts.password)
+    password = unquote(parts.password) if parts.password else None  # as redis-py reads it
+    return RedisAddress(loopback_host(parts.hostname, SETTING, url), port, password)
 
 
 def _quote(value: str) -> str:
@@ -75,8 +76,9 @@ class Redis:
     name = "Redis"
     setting = SETTING
 
-    def __init__(self, env: Environment) -> None:
-        self.server = parse_redis_url(env.redis_url)
+    def __init__(self, env: Environment, server: RedisAddress | None = None) -> None:
+        # `server`: where it would run when WW_REDIS_URL names a cluster (stack/redis_cluster.py)
+        self.server = server or parse_redis_url(env.redis_url)
         self.home = env.data_dir.expanduser().resolve() / "redis"
         self.data = self.home / "data"
         self.config = self.home / "redis.conf"  # its path marks our server's command line

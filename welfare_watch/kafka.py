@@ -18,10 +18,18 @@ from kafka.errors import (
     TopicAlreadyExistsError,
 )
 
-from welfare_watch import names
+from welfare_watch import names, security
 from welfare_watch.errors import WelfareWatchError
 
 _TIMEOUT_MS = 10_000
+
+
+def consumer_for(bootstrap: str, *topics: str, **configs: Any) -> Any:
+    """A kafka-python KafkaConsumer with the cluster's TLS/SASL settings (security.py)."""
+    configs.setdefault("request_timeout_ms", _TIMEOUT_MS)
+    return KafkaConsumer(
+        *topics, bootstrap_servers=bootstrap, **security.kafka_options(), **configs
+    )
 
 
 def _unreachable(bootstrap: str, exc: Exception) -> WelfareWatchError:
@@ -37,6 +45,7 @@ def admin(bootstrap: str) -> Iterator[Any]:
         client = KafkaAdminClient(
             bootstrap_servers=bootstrap,
             client_id="welfare-watch-admin",
+            **security.kafka_options(),
             request_timeout_ms=_TIMEOUT_MS,
             bootstrap_timeout_ms=_TIMEOUT_MS,
         )
@@ -109,6 +118,7 @@ def producer(bootstrap: str) -> Any:
         return _Producer(
             bootstrap_servers=bootstrap,
             client_id="welfare-watch",
+            **security.kafka_options(),
             acks="all",
             linger_ms=20,
             batch_size=256 * 1024,
@@ -121,7 +131,7 @@ def producer(bootstrap: str) -> Any:
 
 def partition_counts(bootstrap: str, topics: Iterable[str]) -> dict[str, int]:
     """How many partitions each existing topic of `topics` has."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=_TIMEOUT_MS)
+    consumer = consumer_for(bootstrap)
     try:
         return {t: len(consumer.partitions_for_topic(t) or ()) for t in topics}
     finally:
@@ -146,7 +156,7 @@ def co_partitioning_error(counts: Mapping[str, int], configured: int) -> str | N
 
 
 def partitions(bootstrap: str, topic: str) -> list[int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=_TIMEOUT_MS)
+    consumer = consumer_for(bootstrap)
     try:
         return sorted(consumer.partitions_for_topic(topic) or ())
     finally:
@@ -176,7 +186,7 @@ def lag(
             # No group has committed anything yet, or a fresh broker is still electing the
             # coordinator: count everything as not yet done, and the caller asks again.
             committed = {}
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=_TIMEOUT_MS)
+    consumer = consumer_for(bootstrap)
     try:
         partitions = [
             TopicPartition(t, p) for t in wanted for p in (consumer.partitions_for_topic(t) or ())
@@ -239,3 +249,41 @@ def delete_everything(bootstrap: str, timeout: float = 60) -> list[str]:
                 raise WelfareWatchError("Kafka did not finish deleting the topics in time")
             time.sleep(0.2)
     return topics
+
+
+def lag_by_topic(
+    bootstrap: str, groups: Mapping[str, Iterable[str] | re.Pattern[str]]
+) -> dict[tuple[str, str], int]:
+    """(group, topic) -> messages the group has not committed yet, for every existing topic
+    each group reads (names, or a pattern as in `lag`): the welfare_watch_consumer_lag metric.
+    What retention deleted before anyone read it is not counted."""
+    with admin(bootstrap) as client:
+        existing = client.list_topics()
+        wanted = {group: _existing(existing, topics) for group, topics in groups.items()}
+        committed: dict[str, dict[Any, Any]] = {}
+        for group in groups:
+            try:
+                committed[group] = client.list_group_offsets(group).get(group, {})
+            except (CoordinatorNotAvailableError, NotCoordinatorError):
+                committed[group] = {}
+    consumer = consumer_for(bootstrap)
+    try:
+        topics = sorted({t for names_ in wanted.values() for t in names_})
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+        ]
+        starts = consumer.beginning_offsets(partitions)
+        ends = consumer.end_offsets(partitions)
+    finally:
+        consumer.close()
+    lags: dict[tuple[str, str], int] = {}
+    for group, names_ in wanted.items():
+        for topic in names_:
+            behind = 0
+            for tp, end in ends.items():
+                if tp.topic == topic:
+                    meta = committed[group].get(tp)
+                    done = max(meta.offset if meta is not None else 0, starts.get(tp, 0))
+                    behind += max(0, end - done)
+            lags[(group, topic)] = behind
+    return lags

@@ -20,6 +20,8 @@ import redis.asyncio as aioredis
 import redis.asyncio.cluster as aiocluster
 import redis.cluster
 
+from welfare_watch.security import redis_options
+
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
 
@@ -28,7 +30,9 @@ def is_cluster(url: str) -> bool:
 
 
 def connect(url: str, **options: Any) -> redis.Redis:
-    """A blocking client for `url` (see the module)."""
+    """A blocking client for `url` (see the module), with AUTH and TLS from the settings
+    (welfare_watch/security.py); `options` given here win."""
+    options = {**_secured(url), **options}
     if not is_cluster(url):
         return redis.Redis.from_url(url, **options)
     first, others = _cluster_nodes(url)
@@ -38,13 +42,18 @@ def connect(url: str, **options: Any) -> redis.Redis:
 
 
 def connect_async(url: str, **options: Any) -> aioredis.Redis:
-    """An asyncio client for `url` (see the module)."""
+    """An asyncio client for `url` (see the module), secured like `connect`."""
+    options = {**_secured(url), **options}
     if not is_cluster(url):
         return aioredis.Redis.from_url(url, **options)
     first, others = _cluster_nodes(url)
     nodes = [aiocluster.ClusterNode(host, port) for host, port in others]
     client = aiocluster.RedisCluster.from_url(first, startup_nodes=nodes or None, **options)
     return cast(aioredis.Redis, client)
+
+
+def _secured(url: str) -> dict[str, Any]:
+    return redis_options(url=url)
 
 
 def _cluster_nodes(url: str) -> tuple[str, list[tuple[str, int]]]:

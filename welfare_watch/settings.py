@@ -9,7 +9,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from welfare_watch.errors import ConfigError
@@ -179,6 +187,12 @@ class Policy(_Strict):
     webhooks: Webhooks = Webhooks()
 
 
+def stack_redis_record(data_dir: Path) -> Path:
+    """Where `stack up --redis-cluster` records the cluster it started: one line, its URL
+    (`redis+cluster://127.0.0.1:PORT`). `stack down` deletes it."""
+    return data_dir.expanduser() / "stack" / "redis.url"
+
+
 class Environment(BaseSettings):
     """Connection settings and overrides, read from WW_* environment variables."""
 
@@ -190,7 +204,35 @@ class Environment(BaseSettings):
     config: Path | None = None
     data_dir: Path = REPO_ROOT / ".data"
     secret_key: SecretStr | None = None
-    metrics_port: int = Field(default=0, ge=0, le=65535)  # worker's /metrics; 0 = off
+    metrics_port: int = Field(default=0, ge=0, le=65535)  # this process's /metrics; 0 = off
+    # A real cluster (docs/operations.md), passed to every client by welfare_watch/security.py.
+    # Kafka: TLS and SASL. The CA file is the one that signed the brokers' certificates.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ca_file: Path | None = None
+    # Redis: AUTH (a password, or an ACL user and password); TLS is `rediss://` in redis_url,
+    # with the CA that signed the server's certificate when it is not a public one.
+    redis_username: str | None = None
+    redis_password: SecretStr | None = None
+    redis_ca_file: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _redis_the_stack_runs(cls, given: Any) -> Any:
+        """Without WW_REDIS_URL, the Redis Cluster the embedded stack recorded in data_dir, if
+        one runs there; an explicit WW_REDIS_URL always wins."""
+        if not isinstance(given, dict) or "redis_url" in given:
+            return given
+        data_dir = given.get("data_dir", cls.model_fields["data_dir"].default)
+        if not isinstance(data_dir, str | Path):
+            return given  # not a path: the field's own validation says so
+        try:
+            recorded = stack_redis_record(Path(data_dir)).read_text().strip()
+        except OSError:
+            return given
+        return {**given, "redis_url": recorded} if recorded else given
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -8,12 +8,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-import redis
 
 from alerts.model import Alert
 from alerts.query import all_alerts
+from welfare_watch import redis_client
 from welfare_watch.settings import REPO_ROOT
 
 WW = str(Path(sys.executable).parent / "welfare-watch")
@@ -27,6 +28,12 @@ TEST_ENV = {
     "WW_DATA_DIR": os.environ.get("WW_TEST_DATA_DIR", str(REPO_ROOT / ".data" / "test")),
     "WW_AS_OF": AS_OF,
 }
+# WW_TEST_REDIS_CLUSTER=1: Redis is a three-master Redis Cluster (`stack up --redis-cluster`) on
+# WW_TEST_REDIS's port and the two after it, and the tests reach it by its cluster URL.
+REDIS_CLUSTER = os.environ.get("WW_TEST_REDIS_CLUSTER", "") not in ("", "0")
+if REDIS_CLUSTER:
+    _first = urlsplit(TEST_ENV["WW_REDIS_URL"])
+    TEST_ENV["WW_REDIS_URL"] = f"redis+cluster://{_first.hostname}:{_first.port or 6379}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -93,7 +100,7 @@ def stack_env() -> Iterator[dict[str, str]]:
         yield env
         return
     cli = Cli(env)
-    cli("stack", "up", timeout=300)
+    cli("stack", "up", *(["--redis-cluster"] if REDIS_CLUSTER else []), timeout=300)
     yield env
     if not os.environ.get("WW_KEEP_TEST_STACK"):
         cli("stack", "down", check=False)
@@ -115,4 +122,4 @@ def worker(ww: Cli, tmp_path: Path) -> Iterator[Worker]:
 
 
 def stored_alerts(env: dict[str, str]) -> list[Alert]:
-    return all_alerts(redis.Redis.from_url(env["WW_REDIS_URL"]))
+    return all_alerts(redis_client.connect(env["WW_REDIS_URL"]))
