@@ -24,10 +24,18 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy welfare_watch streams alerts connectors stack simulate web tests
 
 # The whole suite: unit tests, then integration tests on a real Kafka and Redis that the
-# tests start once (on their own ports) and stop at the end. No test ran = failure.
+# tests start once (on their own ports) and stop at the end. No test ran = failure. Then the
+# samples, restart and scale-out tests again on a three-master Redis Cluster (its own ports).
+CLUSTER_TESTS = tests/integration/test_samples.py tests/integration/test_restart.py \
+	tests/integration/test_scale_out.py
 test: setup lint
 	@$(VENV)/bin/pytest -q; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; exit $$rc
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; \
+	if [ $$rc -ne 0 ]; then exit $$rc; fi; \
+	echo "make test: again on Redis Cluster"; \
+	WW_TEST_REDIS_CLUSTER=1 WW_TEST_KAFKA=127.0.0.1:29192 \
+	WW_TEST_REDIS=redis://127.0.0.1:27379/0 WW_TEST_DATA_DIR=$(CURDIR)/.data/test-cluster \
+	$(VENV)/bin/pytest -q $(CLUSTER_TESTS)
 
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -q tests/unit

@@ -86,7 +86,10 @@ async def load_alerts(client: aioredis.Redis, ids: Sequence[str]) -> list[Alert]
         people = sorted({o.decode() for o in owners if o is not None})
         if not people:
             continue
-        raw = cast(list[bytes | None], await client.hmget(names.ALERTS_BY_PERSON, people))
+        pipe = client.pipeline(transaction=False)  # one read per person (slot)
+        for pid in people:
+            pipe.hget(names.person_key(pid), names.PERSON_ALERTS)
+        raw = cast(list[bytes | None], await pipe.execute())
         by_person = {p: decode_alerts(r) for p, r in zip(people, raw, strict=True)}
         for alert_id, owner in zip(chunk, owners, strict=True):
             if owner is not None and (a := by_person[owner.decode()].get(alert_id)):

@@ -8,6 +8,7 @@ from typing import cast
 import redis
 
 from alerts.model import Alert
+from streams import people
 from streams.store import decode_alerts
 from welfare_watch import names
 
@@ -16,7 +17,17 @@ _SCAN_COUNT = 1000
 
 def iter_alerts(client: redis.Redis) -> Iterator[Alert]:
     """Every stored alert, in no particular order, without loading them all at once."""
-    for _, raw in client.hscan_iter(names.ALERTS_BY_PERSON, count=_SCAN_COUNT):
+    chunk: list[str] = []
+    for pid in people.everyone(client):
+        chunk.append(pid)
+        if len(chunk) >= _SCAN_COUNT:
+            yield from _alerts_of(client, chunk)
+            chunk = []
+    yield from _alerts_of(client, chunk)
+
+
+def _alerts_of(client: redis.Redis, person_ids: list[str]) -> Iterator[Alert]:
+    for raw in people.fields(client, person_ids, names.PERSON_ALERTS):
         yield from decode_alerts(raw).values()
 
 
@@ -29,7 +40,7 @@ def get_alert(client: redis.Redis, alert_id: str) -> Alert | None:
     person_id = cast(bytes | None, client.hget(names.ALERT_INDEX, alert_id))
     if person_id is None:
         return None
-    raw = cast(bytes | None, client.hget(names.ALERTS_BY_PERSON, person_id))
+    (raw,) = people.fields(client, [person_id.decode()], names.PERSON_ALERTS)
     return decode_alerts(raw).get(alert_id)
 
 

@@ -71,10 +71,13 @@ def marker(delivery: str, payment: bool, feed: str, *, abandoned: bool = False) 
     return json.dumps(body).encode()
 
 
-def end_delivery(producer: Any, bootstrap: str, delivery: str, payment: bool, feed: str) -> None:
-    """Mark the end of a delivery on every partition, after everything before it is on Kafka."""
+def end_delivery(
+    producer: Any, bootstrap: str, delivery: str, payment: bool, feed: str, topic: str = names.FACTS
+) -> None:
+    """Mark the end of a delivery on every partition of `topic` (a roster snapshot's is
+    roster.changes), after everything before it is on Kafka."""
     producer.flush()
     value = marker(delivery, payment, feed)
-    for partition in kafka.partitions(bootstrap, names.FACTS):
-        producer.send(names.FACTS, value=value, partition=partition)
+    for partition in kafka.partitions(bootstrap, topic):
+        producer.send(topic, value=value, partition=partition)
     producer.flush()

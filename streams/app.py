@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
@@ -22,7 +23,7 @@ from streams.outbox import start_relay
 from streams.producer import WorkerApp
 from streams.retry import BatchRunner
 from streams.store import PersonStore
-from welfare_watch import names, redis_client
+from welfare_watch import names, redis_client, security
 from welfare_watch.metrics import Metrics
 from welfare_watch.settings import Settings
 
@@ -80,6 +81,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         web_enabled=False,
+        broker_credentials=security.faust_credentials(settings.env),  # SASL/TLS, or None
     )
     inputs = app.topic(*names.WORKER_INPUTS, value_serializer="raw", key_serializer="raw")
     publisher = FaustPublisher(
@@ -106,10 +108,12 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         from streams.scan import run_daily_scan_if_due
 
         now = dt.datetime.now()  # daily_at is in the worker's local time
+        started = time.monotonic()
         queued = await asyncio.get_running_loop().run_in_executor(
             None, run_daily_scan_if_due, settings, now, lambda: app.should_stop
         )
         if queued is not None:
+            metrics.scan_seconds.observe(time.monotonic() - started)
             log.info("daily scan: %d people queued", queued)
 
     facts = app.topic(names.FACTS, value_serializer="raw", key_serializer="raw")

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streams.batch import Message
 from streams.offsets import Gap, batch_high_water, behind, gaps
 from streams.store import PersonStore
+from welfare_watch import security
 
 log = logging.getLogger("welfare_watch.worker")
 
@@ -50,10 +51,14 @@ class KafkaGapReader:
             enable_auto_commit=False,
             auto_offset_reset="earliest",  # the range begins before what Kafka still has
             max_poll_records=self._chunk,
+            **security.aiokafka_options(),
         )
         await consumer.start()
         try:
             consumer.assign([tp])
+            # never past what the partition holds (a store ahead of a topic made anew)
+            end = min(gap.end, (await consumer.end_offsets([tp]))[tp])
+            gap = Gap(gap.topic, gap.partition, gap.start, end)
             consumer.seek(tp, gap.start)
             chunk: list[Message] = []
             while True:

@@ -1,13 +1,18 @@
 """The alert outbox: an alert version reaches the `alerts` topic from Redis, after it is saved.
 
-A batch's save (`PersonStore.save`) writes each changed alert's exact JSON to the outbox
-stream of the person's partition, `ww:outbox:<p>`, in the same MULTI as the state that holds
-it. The relay, a task in the worker, publishes the entries of the partitions this worker owns
-to `alerts`, keyed by alert id, waits until the broker has them (acks=all, an idempotent
-producer), and only then deletes them. What it publishes is the stored text, never a
-re-rendering, so every republish — after a Kafka error, a crash before the delete, a hand-over
-of the partition — is byte-identical. A consumer of `alerts` dedupes on (alert_id, version)
-and keeps, per alert_id, the highest version it has seen.
+A batch's save (`PersonStore.save`) writes each changed alert's exact JSON to the person's own
+outbox stream, `ww:outbox:{person}`, in the same script as the state that holds it (one hash
+slot: it works the same on Redis Cluster), and marks the person in their partition's index,
+`ww:outbox-index:{p<n>}`, before and after that script. The relay, a task in the worker,
+reads the index of each partition this worker owns, publishes the people's entries to
+`alerts`, keyed by alert id, waits until the broker has them (acks=all, an idempotent
+producer), and only then deletes them and unmarks the person (unless a save marked them
+again meanwhile). What it publishes is the stored text, never a re-rendering, so every
+republish — after a Kafka error, a crash before the delete, a hand-over of the partition — is
+byte-identical. A consumer of `alerts` dedupes on (alert_id, version) and keeps, per
+alert_id, the highest version it has seen. One person's versions are published in order;
+there is no order between people. (A worker that dies between a person's save and the mark
+after it, while the relay unmarks them, leaves their entries until the person's next save.)
 
 Who relays a partition: the worker that the Kafka group assigns it to, the same one that
 writes the state and the outbox of that partition's people. A Redis consumer group would hand
@@ -36,16 +41,15 @@ import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import redis
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from kafka.partitioner.default import murmur2
 
-from alerts.model import Alert
 from connectors.ids import redact
-from welfare_watch import names
+from welfare_watch import names, security
 
 if TYPE_CHECKING:  # faust is the worker's alone: the store (and so the CLI) loads without it
     import faust
@@ -73,16 +77,6 @@ def outbox_partition(person_id: str, partitions: int) -> int:
     if partitions < 1:
         raise ValueError("partitions must be at least 1")
     return int(murmur2(person_id.encode()) & 0x7FFFFFFF) % partitions
-
-
-def append(
-    pipe: aioredis.client.Pipeline, alerts: Iterable[tuple[Alert, str]], partitions: int
-) -> None:
-    """Queue each (alert, its JSON) on its person's outbox stream, in the caller's MULTI.
-    Never trimmed by length: an entry leaves only once the broker has it."""
-    for alert, text in alerts:
-        key = names.outbox_key(outbox_partition(alert.person_id, partitions))
-        pipe.xadd(key, {ID_FIELD: alert.alert_id.encode(), ALERT_FIELD: text.encode()})
 
 
 @dataclass(frozen=True)
@@ -139,6 +133,18 @@ async def settle_of(client: aioredis.Redis) -> float:
     return settle
 
 
+# KEYS: the partition's outbox index. Drop a person from it if their mark is still the one
+# the relay read (their outbox is on another slot: the caller deleted everything it read from
+# it, and an entry a save added since comes with a later mark, so the mark no longer matches).
+_UNMARK = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) == tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+
 class Send(Protocol):
     """Publishes (key, value) records to `alerts`; returns once the broker has every one."""
 
@@ -176,6 +182,7 @@ class KafkaSend:
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=5,
+                **security.aiokafka_options(),
             )
             try:
                 await producer.start()
@@ -249,25 +256,51 @@ class Relay:
             if self._settle is None:
                 self._settle = await settle_of(self._redis)
             pipe = self._redis.pipeline(transaction=False)
-            pipe.time()
             for partition in owned:
-                pipe.xrange(names.outbox_key(partition), count=self._chunk)
-            (seconds, micros), *ranges = await pipe.execute()
-            now = int(seconds) * 1000 + int(micros) // 1000
-            ready = {
-                p: settled(decode(r), now, self._settle) for p, r in zip(owned, ranges, strict=True)
+                pipe.zrange(names.outbox_index_key(partition), 0, self._chunk - 1, withscores=True)
+            marked = {
+                pid.decode(): (partition, int(score))
+                for partition, rows in zip(owned, await pipe.execute(), strict=True)
+                for pid, score in cast(list[tuple[bytes, float]], rows)
             }
-            records = [(e.key, e.value) for entries in ready.values() for e in entries]
-            if not records:
+            if not marked:
                 return 0, False
-            await self._send(records)
-            self.published += len(records)
+            people = sorted(marked)
+            # Redis's clock (a stream id is its milliseconds); on a cluster, one node's, which
+            # is as good: the nodes' clocks agree far better than the settle is long
+            seconds, micros = await self._redis.time()
+            now = int(seconds) * 1000 + int(micros) // 1000
             pipe = self._redis.pipeline(transaction=False)
-            for partition, entries in ready.items():
-                if entries:
-                    pipe.xdel(names.outbox_key(partition), *[e.entry_id for e in entries])
-            await pipe.execute()
-            return len(records), any(len(r) == self._chunk for r in ranges)
+            for pid in people:
+                pipe.xrange(names.outbox_key(pid), count=self._chunk)
+            ranges = await pipe.execute()
+            read = {pid: decode(r) for pid, r in zip(people, ranges, strict=True)}
+            ready = {pid: settled(entries, now, self._settle) for pid, entries in read.items()}
+            records = [(e.key, e.value) for entries in ready.values() for e in entries]
+            if records:
+                await self._send(records)
+                self.published += len(records)
+            await self._clear(ready, read, marked)
+            full = len(marked) == self._chunk or any(len(r) == self._chunk for r in ranges)
+            return len(records), full
+
+    async def _clear(
+        self,
+        ready: Mapping[str, Sequence[Entry]],
+        read: Mapping[str, Sequence[Entry]],
+        marked: Mapping[str, tuple[int, int]],
+    ) -> None:
+        """Delete what the broker has; unmark people whose outbox was found empty, unless a
+        save marked them again meanwhile (its mark after the state is later than the one
+        read: streams/store.py marks before and after it writes the outbox)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for pid, entries in ready.items():
+            if entries:
+                pipe.xdel(names.outbox_key(pid), *[e.entry_id for e in entries])
+            if len(entries) == len(read[pid]):  # all it held is on Kafka now
+                partition, score = marked[pid]
+                pipe.eval(_UNMARK, 1, names.outbox_index_key(partition), pid, score)
+        await pipe.execute()
 
     async def run(self) -> None:
         """Round after round, for the life of the worker: an error (Kafka or Redis away) is

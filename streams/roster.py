@@ -1,107 +1,176 @@
-"""`roster load`: replace the roster atomically with a snapshot, then re-check everyone."""
+"""`roster load`: a snapshot published on roster.changes, so the worker is the roster's only writer.
+
+One `replace` per person on the snapshot (all their rows), one `remove` per person the store holds
+who is not on it, all stamped with the snapshot's id and the time the load began, keyed by the
+person; then an end marker on every partition, at which the worker evaluates them (a change the
+roster system made after the snapshot was taken wins over it, whichever arrives first).
+
+Flat memory for any size: the whole file is checked first, its rows spilled to sorted runs on
+disk, so a snapshot with a bad row sends nothing; the runs are merged back grouped per person,
+and diffed against the store's people, sorted the same way.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+import json
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, Protocol
 
-from redis.typing import EncodableT, FieldT
+from kafka.errors import KafkaError
 
 from alerts.model import Trigger
+from connectors.delivery import SNAPSHOT_FEED, end_delivery
 from connectors.roster_file import parse_roster
 from streams.batch import Recheck
-from streams.store import encode_enrollments
+from streams.external_sort import grouped, merge_diff, merged, spill
+from streams.people import roster_people
 from welfare_watch import kafka, names, redis_client
 from welfare_watch.errors import WelfareWatchError
 from welfare_watch.models import Enrollment
 from welfare_watch.settings import Settings
 
-_CHUNK = 5000
+_EXAMPLES = 20  # rejected rows whose line and reason the report keeps; the rest are counted
+_TICK = 1000  # rows between progress reports
 
-# Swap staged snapshots in as one atomic step (KEYS: live, staging, old; repeated per hash);
-# an empty snapshot empties the live hash.
-_SWAP = """
-for i = 1, #KEYS, 3 do
-  redis.call('DEL', KEYS[i + 2])
-  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('RENAME', KEYS[i], KEYS[i + 2]) end
-  if redis.call('EXISTS', KEYS[i + 1]) == 1 then redis.call('RENAME', KEYS[i + 1], KEYS[i]) end
-end
-return 1
-"""
-_SWAPPED = ((names.ROSTER, names.ROSTER_STAGING, names.ROSTER_OLD),)
 
-Progress = Callable[[int], None]
+class LoadProgress(Protocol):
+    """What a terminal shows of a load: its phases, and rows done in the current one."""
+
+    def phase(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, rows: int) -> None: ...
+
+
+class _Silent:
+    def phase(self, name: str, total: int | None) -> None:
+        pass
+
+    def advance(self, rows: int) -> None:
+        pass
 
 
 @dataclass
 class RosterLoad:
-    accepted: int = 0
-    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
-    people: int = 0
-    rechecked: int = 0
-
-
-def _group(rows: Iterable[object], result: RosterLoad) -> dict[str, list[Enrollment]]:
-    people: dict[str, list[Enrollment]] = defaultdict(list)
-    for row in rows:
-        if isinstance(row, Enrollment):
-            people[row.person_id].append(row)
-            result.accepted += 1
-        else:
-            result.rejected.append((row.line, row.reason))  # type: ignore[attr-defined]
-    return people
+    snapshot: str = ""  # its id on roster.changes
+    accepted: int = 0  # rows
+    rejected: int = 0  # rows
+    examples: list[tuple[int, str]] = field(default_factory=list)  # (line, reason), the first
+    people: int = 0  # replaced
+    removed: int = 0  # in the store, not on the snapshot
 
 
 def load_roster(
-    settings: Settings, path: Path, *, partial: bool = False, progress: Progress = lambda n: None
+    settings: Settings,
+    path: Path,
+    *,
+    partial: bool = False,
+    progress: LoadProgress | None = None,
+    workdir: Path | None = None,
 ) -> RosterLoad:
-    result = RosterLoad()
-    people = _group(
-        parse_roster(path, settings.policy.programs, districts=settings.policy.city.districts),
-        result,
-    )
-    if result.rejected and not partial:
-        raise WelfareWatchError(
-            f"roster load refused: {len(result.rejected)} of "
-            f"{result.accepted + len(result.rejected)} rows are bad (first: line "
-            f"{result.rejected[0][0]}: {result.rejected[0][1]}); nothing was replaced. "
-            "Fix them, or pass --partial to load only the good rows"
-        )
-    client = redis_client.connect(settings.env.redis_url)
-    client.delete(names.ROSTER_STAGING)
-    items = list(people.items())
-    for start in range(0, len(items), _CHUNK):
-        chunk = items[start : start + _CHUNK]
-        mapping: dict[FieldT, EncodableT] = {p: encode_enrollments(e) for p, e in chunk}
-        client.hset(names.ROSTER_STAGING, mapping=mapping)
-        progress(sum(len(e) for _, e in chunk))
-    # Memberships before the swap: a household set only grows, and a member counts only
-    # while their enrollments name the household, so sets ahead of the roster change nothing.
-    households = _households(people)
-    for start in range(0, len(households), _CHUNK):
-        pipe = client.pipeline(transaction=False)
-        for household, members in households[start : start + _CHUNK]:
-            pipe.sadd(names.household_key(household), *members)
-        pipe.execute()
-    keys = [key for triple in _SWAPPED for key in triple]
-    client.eval(_SWAP, len(keys), *keys)
-    previous = {p.decode() for p in cast(list[bytes], client.hkeys(names.ROSTER_OLD))}
-    client.unlink(names.ROSTER_OLD)
-    result.people = len(people)
-    result.rechecked = request_recheck(settings, previous | people.keys())
+    """Publish the snapshot in `path` on roster.changes; refuse it whole if a row is bad and
+    not `partial`. The sorted runs live in a temporary folder under `workdir` (default: the
+    system's, TMPDIR) until the load returns: about the file's size again on disk."""
+    shown = progress or _Silent()
+    taken = dt.datetime.now(dt.UTC)
+    result = RosterLoad(snapshot=uuid.uuid4().hex)
+    with tempfile.TemporaryDirectory(prefix="ww-roster-", dir=workdir) as tmp:
+        folder = Path(tmp)
+        shown.phase("checking", None)
+        rows = spill(_checked(settings, path, result, shown), folder / "rows", key=_person)
+        if result.rejected and not partial:
+            line, reason = result.examples[0]
+            raise WelfareWatchError(
+                f"roster load refused: {result.rejected} of {result.accepted + result.rejected} "
+                f"rows are bad (first: line {line}: {reason}); nothing was replaced. "
+                "Fix them, or pass --partial to load only the good rows"
+            )
+        client = redis_client.connect(settings.env.redis_url)
+        try:
+            stored = spill(roster_people(client), folder / "store")
+        finally:
+            client.close()
+        shown.phase("sending", result.accepted)
+        people = grouped(merged(rows, key=_person), _person)
+        _publish(settings, merge_diff(people, merged(stored)), taken, result, shown)
     return result
 
 
-def _households(people: dict[str, list[Enrollment]]) -> list[tuple[str, list[str]]]:
-    members: dict[str, list[str]] = defaultdict(list)
-    for pid, enrollments in people.items():
-        for household in {e.household_id for e in enrollments if e.household_id}:
-            members[household].append(pid)
-    return list(members.items())
+def _person(line: str) -> str:
+    return line.partition("\t")[0]
+
+
+def _checked(
+    settings: Settings, path: Path, result: RosterLoad, progress: LoadProgress
+) -> Iterator[str]:
+    """Each good row as `person_id<TAB>its roster columns as JSON`; bad ones counted."""
+    policy = settings.policy
+    for row in parse_roster(path, policy.programs, districts=policy.city.districts):
+        if isinstance(row, Enrollment):
+            result.accepted += 1
+            yield f"{row.person_id}\t{_row_json(row)}"
+        else:
+            result.rejected += 1
+            if len(result.examples) < _EXAMPLES:
+                result.examples.append((row.line or 0, row.reason))
+        if (result.accepted + result.rejected) % _TICK == 0:
+            progress.advance(_TICK)
+    progress.advance((result.accepted + result.rejected) % _TICK)
+
+
+def _row_json(enrollment: Enrollment) -> str:
+    """The roster columns, as a roster.changes message's `enrollments` carry them."""
+    row = enrollment.model_dump(mode="json", exclude={"changed_at"})
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+
+
+def _publish(
+    settings: Settings,
+    people: Iterable[tuple[str, list[str] | None]],
+    taken: dt.datetime,
+    result: RosterLoad,
+    progress: LoadProgress,
+) -> None:
+    bootstrap = settings.env.kafka_bootstrap
+    kafka.ensure_topics(bootstrap, names.WORKER_INPUTS, settings.policy.worker.partitions)
+    producer = kafka.producer(bootstrap)
+    stamp = {"snapshot": result.snapshot, "snapshot_at": taken.isoformat()}
+    unreported = 0
+    try:
+        for pid, lines in people:
+            producer.send(names.ROSTER_CHANGES, key=pid.encode(), value=_message(pid, lines, stamp))
+            if lines is None:
+                result.removed += 1
+                continue
+            result.people += 1
+            unreported += len(lines)
+            if unreported >= _TICK:
+                progress.advance(unreported)
+                unreported = 0
+        progress.advance(unreported)
+        end_delivery(
+            producer, bootstrap, result.snapshot, False, SNAPSHOT_FEED, names.ROSTER_CHANGES
+        )
+    except (KafkaError, kafka.NotDelivered) as exc:
+        raise WelfareWatchError(
+            f"roster load of snapshot {result.snapshot} did not complete ({exc}): load the file "
+            "again (a newer snapshot replaces whatever of this one got through)"
+        ) from None
+    finally:
+        producer.close()
+
+
+def _message(pid: str, lines: list[str] | None, stamp: dict[str, Any]) -> bytes:
+    if lines is None:
+        return json.dumps({"op": "remove", "person_id": pid, **stamp}).encode()
+    head = json.dumps({"op": "replace", "person_id": pid, **stamp})
+    # The rows are JSON already (spilled as such): spliced in rather than parsed again.
+    rows = ",".join(line.partition("\t")[2] for line in lines)
+    return f'{head[:-1]}, "enrollments": [{rows}]}}'.encode()
 
 
 def request_recheck(

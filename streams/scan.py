@@ -16,6 +16,7 @@ import redis
 import redis.asyncio as aioredis
 
 from connectors.ids import check_id
+from streams import people
 from streams.batch import Recheck
 from streams.rules import Context, Finding, evaluate
 from streams.state import PersonState
@@ -74,12 +75,9 @@ def _client(settings: Settings) -> redis.Redis:
 
 
 def scan_people(client: redis.Redis) -> set[str]:
-    """Everyone on the roster or with an alert."""
-    return {
-        key.decode()
-        for hash_key in (names.ROSTER, names.ALERTS_BY_PERSON)
-        for key in cast(list[bytes], client.hkeys(hash_key))
-    }
+    """Everyone on the roster or with an alert (now or before: re-evaluating someone with
+    neither changes nothing)."""
+    return set(people.everyone(client))
 
 
 def request_scan(settings: Settings, as_of: dt.date | None = None) -> int:
@@ -199,7 +197,7 @@ def run_daily_scan_if_due(
         today = settings.today()
         if not scan_due(_last_scan(client), today, now.time(), settings.policy.scan.time):
             return None
-        if not client.exists(names.ROSTER):  # nobody enrolled yet: nothing to judge, not done
+        if next(people.roster_people(client), None) is None:  # nobody enrolled: not done
             return None
         claim = ScanClaim(client, today, settings.policy.scan.claim_seconds)
         if not claim.take():

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
 import redis.asyncio as aioredis
+import redis.exceptions
 from pydantic import TypeAdapter
 from redis.typing import EncodableT, FieldT
 
@@ -46,11 +48,13 @@ class Loaded:
     alerts: dict[str, dict[str, Alert]] = field(default_factory=dict)
     # per person, the last offset of each input partition ("topic/partition") their state has
     offsets: dict[str, dict[str, int]] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)  # saves each has had (fencing)
 
     def add(self, other: Loaded) -> None:
         self.states.update(other.states)
         self.alerts.update(other.alerts)
         self.offsets.update(other.offsets)
+        self.versions.update(other.versions)
 
 
 @dataclass
@@ -127,25 +131,22 @@ class PersonStore:
         if not person_ids:
             return Loaded()
         ids = list(person_ids)
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hmget(names.ROSTER, ids)
-        pipe.hmget(names.FACTS_BY_PERSON, ids)
-        pipe.hmget(names.ALERTS_BY_PERSON, ids)
-        pipe.hmget(names.PERSON_OFFSETS, ids)
-        roster, facts, alerts, offsets = await pipe.execute()
-        states = {
-            pid: PersonState(
+        pipe = self._redis.pipeline(transaction=False)  # one small read per person (slot)
+        for pid in ids:
+            pipe.hmget(names.person_key(pid), list(names.PERSON_FIELDS))
+        rows = cast(list[list[bytes | None]], await pipe.execute())
+        loaded = Loaded()
+        for pid, (enrollments, facts, alerts, offsets, version) in zip(ids, rows, strict=True):
+            loaded.states[pid] = PersonState(
                 pid,
-                tuple(_ENROLLMENTS.validate_json(r)) if r else (),
-                _FACTS.validate_json(f) if f else {},
+                tuple(_ENROLLMENTS.validate_json(enrollments)) if enrollments else (),
+                _FACTS.validate_json(facts) if facts else {},
             )
-            for pid, r, f in zip(ids, roster, facts, strict=True)
-        }
-        return Loaded(
-            states,
-            {pid: decode_alerts(a) for pid, a in zip(ids, alerts, strict=True)},
-            {pid: _OFFSETS.validate_json(o) for pid, o in zip(ids, offsets, strict=True) if o},
-        )
+            loaded.alerts[pid] = decode_alerts(alerts)
+            if offsets:
+                loaded.offsets[pid] = _OFFSETS.validate_json(offsets)
+            loaded.versions[pid] = int(version or 0)
+        return loaded
 
     async def progress(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """Of each input partition, the offset up to which every message is saved (or
@@ -195,82 +196,157 @@ class PersonStore:
         ]
 
     async def save(self, changes: Changes, loaded: Loaded) -> None:
-        pipe = self._redis.pipeline(transaction=True)
+        """Write a batch back, one person at a time, so that it works the same on one Redis
+        and on Redis Cluster (where one transaction cannot span people):
+
+        1. what only ever grows, and what readers check against the person (household and
+           people sets, pending sets, the alert indexes, the outbox index), first: a crash
+           after it leaves an over-approximation that a replay makes true;
+        2. each person's state with their alerts' outbox entries, atomically (one script on
+           the person's slot), only if no one saved them since they were loaded;
+        3. then what must not run ahead of the state: the alert events, the deliveries done,
+           the input's progress, the commands' answers.
+
+        Raises Fenced when someone else saved a person since the load (the batch is then
+        loaded and processed again)."""
+        persons = _person_fields(changes)
+        written = _alert_fields(changes.alerts, loaded.alerts, persons)
+        marked = time.time_ns() // 1_000_000
+        before = self._redis.pipeline(transaction=False)
+        self._grow(before, changes, persons)
+        latest = {a.alert_id: a for alerts in loaded.alerts.values() for a in alerts.values()}
+        for alert, _ in written:
+            _index(before, alert, latest.get(alert.alert_id))
+            latest[alert.alert_id] = alert
+        outboxes = sorted({a.person_id for a, _ in written})
+        self._mark_outboxes(before, outboxes, marked)
+        await before.execute()
+
+        people = self._redis.pipeline(transaction=False)  # one script per person (slot)
+        saved = []
+        for pid, fields in persons.items():
+            entries = [(a.alert_id, text) for a, text in written if a.person_id == pid]
+            gone = pid in changes.roster and not changes.roster[pid].enrollments
+            args = _save_args(loaded.versions.get(pid, 0), fields, gone, entries)
+            people.eval(_SAVE_PERSON, 2, names.person_key(pid), names.outbox_key(pid), *args)
+            saved.append(pid)
+        results = cast(list[int], await people.execute()) if saved else []
+        if fenced := [pid for pid, ok in zip(saved, results, strict=True) if not ok]:
+            raise Fenced(len(fenced))
+
+        after = self._redis.pipeline(transaction=False)
+        self._mark_outboxes(after, outboxes, marked + 1)  # (see streams/outbox.py, Relay)
+        for _, text in written:
+            after.xadd(
+                names.ALERT_EVENTS, {"alert": text}, maxlen=ALERT_EVENTS_KEPT, approximate=True
+            )
+        for delivery, partition in changes.delivered:
+            after.delete(names.pending_key(delivery, partition))
+            after.hdel(names.PENDING_DELIVERIES, pending_field(delivery, partition))
+        if changes.feeds_delivered:
+            after.zadd(names.FEED_DELIVERED, changes.feeds_delivered, gt=True)
+        for (topic, partition), offset in changes.progress.items():
+            after.eval(_RAISE, 1, names.PROGRESS, names.input_label(topic, partition), offset)
+        for outcome in changes.outcomes:  # readable once the change itself is saved
+            after.set(names.command_result_key(outcome.command_id), outcome.as_json(), ex=600)
+            after.publish(names.COMMAND_DONE, outcome.command_id)
+        await after.execute()
+
+    def _grow(
+        self,
+        pipe: aioredis.client.Pipeline,
+        changes: Changes,
+        persons: Mapping[str, Mapping[FieldT, EncodableT]],
+    ) -> None:
         for (delivery, partition), people in changes.pending.items():
             pipe.sadd(names.pending_key(delivery, partition), *people)
             feed, payment = changes.pending_of[(delivery, partition)]
             entry = PendingDelivery(delivery, partition, feed, payment, changes.seen_at)
             pipe.hset(names.PENDING_DELIVERIES, entry.field, entry.as_json())
-        for delivery, partition in changes.delivered:
-            pipe.delete(names.pending_key(delivery, partition))
-            pipe.hdel(names.PENDING_DELIVERIES, pending_field(delivery, partition))
-        if changes.feeds_delivered:
-            pipe.zadd(names.FEED_DELIVERED, changes.feeds_delivered, gt=True)
-        if changes.roster:
-            present: dict[FieldT, EncodableT] = {
-                p: encode_enrollments(s.enrollments)
-                for p, s in changes.roster.items()
-                if s.enrollments
-            }
-            if present:
-                pipe.hset(names.ROSTER, mapping=present)
-            if gone := [p for p, s in changes.roster.items() if not s.enrollments]:
-                pipe.hdel(names.ROSTER, *gone)
-        if changes.facts:
-            facts: dict[FieldT, EncodableT] = {
-                p: _FACTS.dump_json(dict(s.facts)) for p, s in changes.facts.items()
-            }
-            pipe.hset(names.FACTS_BY_PERSON, mapping=facts)
         for household, members in changes.households.items():
             pipe.sadd(names.household_key(household), *sorted(members))
-        if changes.alerts:
-            written = _write_alerts(pipe, changes.alerts, loaded.alerts)
-            outbox.append(pipe, written, self._partitions)  # relayed to `alerts` once saved
-        _write_progress(pipe, changes)
-        for outcome in changes.outcomes:  # readable once the change itself is saved
-            pipe.set(names.command_result_key(outcome.command_id), outcome.as_json(), ex=600)
-            pipe.publish(names.COMMAND_DONE, outcome.command_id)
-        await pipe.execute()
+        for pid, fields in persons.items():
+            if names.PERSON_ENROLLMENTS in fields or names.PERSON_ALERTS in fields:
+                pipe.sadd(names.people_key(names.people_shard(pid)), pid)
+
+    def _mark_outboxes(
+        self, pipe: aioredis.client.Pipeline, people: Sequence[str], marked: int
+    ) -> None:
+        for pid in people:
+            partition = outbox.outbox_partition(pid, self._partitions)
+            pipe.zadd(names.outbox_index_key(partition), {pid: marked})
 
 
-def _write_progress(pipe: aioredis.client.Pipeline, changes: Changes) -> None:
-    """Each person's offsets, and each input partition's progress, with the state they cover."""
-    if changes.offsets:
-        offsets: dict[FieldT, EncodableT] = {
-            p: _OFFSETS.dump_json(o) for p, o in changes.offsets.items()
-        }
-        pipe.hset(names.PERSON_OFFSETS, mapping=offsets)
-    for (topic, partition), offset in changes.progress.items():
-        pipe.eval(_RAISE, 1, names.PROGRESS, names.input_label(topic, partition), offset)
+class Fenced(redis.exceptions.ConnectionError):
+    """Someone saved people of this batch since it loaded them: a worker the group has moved
+    on from, or this one before a restart. The batch is loaded and processed again (a
+    connection error to the retry: it passes), and what the other saved is then seen."""
+
+    def __init__(self, people: int) -> None:
+        super().__init__(f"{people} people were saved by someone else since they were loaded")
 
 
-def _write_alerts(
-    pipe: aioredis.client.Pipeline,
+# One person's save (KEYS: the person's hash, their outbox stream; same slot): only if the
+# version is the one loaded, set the fields, drop the enrollments of one on no program, bump
+# the version, and append the outbox entries. ARGV: version, the enrollments' fate ("gone" or
+# "kept"), the number of fields, field/value pairs, then alert id/JSON pairs.
+_SAVE_PERSON = """
+local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if version ~= tonumber(ARGV[1]) then return 0 end
+local n = tonumber(ARGV[3])
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 4, 3 + 2 * n)) end
+if ARGV[2] == 'gone' then redis.call('HDEL', KEYS[1], 'enrollments') end
+redis.call('HSET', KEYS[1], 'version', version + 1)
+for i = 4 + 2 * n, #ARGV, 2 do
+  redis.call('XADD', KEYS[2], '*', 'id', ARGV[i], 'alert', ARGV[i + 1])
+end
+return 1
+"""
+
+
+def _save_args(
+    version: int,
+    fields: Mapping[FieldT, EncodableT],
+    gone: bool,
+    entries: Sequence[tuple[str, str]],
+) -> list[EncodableT]:
+    """The arguments of EVAL for _SAVE_PERSON."""
+    args: list[EncodableT] = [version, "gone" if gone else "kept", len(fields)]
+    for name, value in fields.items():
+        args += [name, value]
+    for alert_id, text in entries:
+        args += [alert_id, text]
+    return args
+
+
+def _person_fields(changes: Changes) -> dict[str, dict[FieldT, EncodableT]]:
+    """The fields of each person's hash that this save writes (alerts are added after)."""
+    fields: dict[str, dict[FieldT, EncodableT]] = {}
+    for pid, state in changes.roster.items():
+        fields.setdefault(pid, {})
+        if state.enrollments:
+            fields[pid][names.PERSON_ENROLLMENTS] = encode_enrollments(state.enrollments)
+    for pid, state in changes.facts.items():
+        fields.setdefault(pid, {})[names.PERSON_FACTS] = _FACTS.dump_json(dict(state.facts))
+    for pid, offsets in changes.offsets.items():  # with the state they cover
+        fields.setdefault(pid, {})[names.PERSON_OFFSETS] = _OFFSETS.dump_json(offsets)
+    return fields
+
+
+def _alert_fields(
     changed: Mapping[str, list[Alert]],
     stored: Mapping[str, Mapping[str, Alert]],
+    persons: dict[str, dict[FieldT, EncodableT]],
 ) -> list[tuple[Alert, str]]:
-    """Each person's alerts whole, the queue and district indexes, and one event per change;
-    each change with its JSON as written, which the outbox then gets byte for byte."""
-    by_person: dict[FieldT, EncodableT] = {}
+    """Each person's alerts whole, as a field of `persons`; each change with its JSON as
+    written, which the outbox and the events then get byte for byte."""
     written: list[tuple[Alert, str]] = []
     for pid, alerts in changed.items():
         merged = dict(stored.get(pid, {}))
         for alert in alerts:
-            before = merged.get(alert.alert_id)
             merged[alert.alert_id] = alert
-            _index(pipe, alert, before)
-            text = alert.model_dump_json()
-            written.append((alert, text))
-            pipe.xadd(
-                names.ALERT_EVENTS,
-                {"alert": text},
-                maxlen=ALERT_EVENTS_KEPT,
-                approximate=True,
-            )
-        by_person[pid] = encode_alerts(merged)
-    pipe.hset(names.ALERTS_BY_PERSON, mapping=by_person)
-    index: dict[FieldT, EncodableT] = {a.alert_id: pid for pid, al in changed.items() for a in al}
-    pipe.hset(names.ALERT_INDEX, mapping=index)
+            written.append((alert, alert.model_dump_json()))
+        persons.setdefault(pid, {})[names.PERSON_ALERTS] = encode_alerts(merged)
     return written
 
 
@@ -280,6 +356,7 @@ def _index(pipe: aioredis.client.Pipeline, alert: Alert, before: Alert | None) -
     if before is not None and before.queue != alert.queue:  # reassigned
         pipe.zrem(names.queue_key(before.queue), alert.alert_id)
         pipe.zrem(names.queue_alerts_key(before.queue), alert.alert_id)
+    pipe.hset(names.ALERT_INDEX, alert.alert_id, alert.person_id)
     pipe.zadd(names.ALERT_ORDER, score, nx=True)
     pipe.zadd(names.queue_alerts_key(alert.queue), score)
     pipe.zadd(names.district_alerts_key(alert.district_code), score)

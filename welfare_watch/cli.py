@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 import redis
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from welfare_watch import kafka, names, redis_client
@@ -40,7 +40,11 @@ T = TypeVar("T")
 
 
 def _settings() -> Settings:
-    return Settings.load()
+    from welfare_watch.security import check
+
+    settings = Settings.load()
+    check(settings.env)  # credentials that cannot work together stop every command here
+    return settings
 
 
 @contextmanager
@@ -58,24 +62,67 @@ def _progress(label: str) -> Iterator[Callable[[int], None]]:
         yield lambda n: bar.advance(task, n)
 
 
+class _Phases:
+    """A bar per phase of a long command (streams.roster.LoadProgress)."""
+
+    def __init__(self, bar: Progress, label: str) -> None:
+        self._bar = bar
+        self._label = label
+        self._task: TaskID | None = None
+
+    def phase(self, name: str, total: int | None) -> None:
+        if self._task is not None:  # the previous phase is complete
+            done = next(t.completed for t in self._bar.tasks if t.id == self._task)
+            self._bar.update(self._task, total=done, completed=done)
+        self._task = self._bar.add_task(f"{self._label}: {name}", total=total)
+
+    def advance(self, rows: int) -> None:
+        if self._task is not None:
+            self._bar.advance(self._task, rows)
+
+
+@contextmanager
+def _phases(label: str) -> Iterator[_Phases]:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=not err.is_terminal,
+        disable=not err.is_terminal,
+    ) as bar:
+        yield _Phases(bar, label)
+
+
 # --- stack --------------------------------------------------------------------------
 
 
 @stack_app.command("install")
 def stack_install() -> None:
-    """Fetch the Kafka jars (Maven) and install redis-server (apt) if missing; start nothing."""
+    """Fetch the Kafka jars (Maven), install redis-server and prometheus (apt) if missing;
+    start nothing."""
     import stack
 
     stack.install(_settings().env, log=err.print)
 
 
 @stack_app.command("up")
-def stack_up() -> None:
+def stack_up(
+    redis_cluster: Annotated[
+        bool,
+        typer.Option(
+            "--redis-cluster",
+            help="Redis as a three-master Redis Cluster on WW_REDIS_URL's port and the two after "
+            "it; later commands with the same WW_DATA_DIR use it until `stack down`",
+        ),
+    ] = False,
+) -> None:
     """Start Kafka (KRaft, single node) and Redis on loopback; wait until both answer."""
     import stack
 
     started = time.monotonic()
-    stack.up(_settings().env, log=err.print)
+    stack.up(_settings().env, log=err.print, redis_cluster=redis_cluster)
     out.print(f"stack is up ({time.monotonic() - started:.1f}s)")
 
 
@@ -95,7 +142,8 @@ def stack_status() -> None:
     for service in stack.status(_settings().env):
         state = "running" if service.running else "stopped"
         pid = f" pid {service.pid}" if service.pid else ""
-        out.print(f"{service.name:6} {state:8} {service.address}{pid} {service.detail}".rstrip())
+        line = f"{service.name:12} {state:8} {service.address}{pid} {service.detail}"
+        out.print(line.rstrip())
 
 
 # --- worker ---------------------------------------------------------------------------
@@ -113,18 +161,24 @@ def worker() -> None:
 def run(
     port: Annotated[int, typer.Option(help="the web app's port")] = 8080,
 ) -> None:
-    """Worker, connectors, web app and webhooks together, in one process group (`make demo`)."""
+    """Worker, connectors, web app and webhooks together, in one process group (`make demo`);
+    the web app's /metrics serves the metrics of all of them."""
+    import os
+
+    from welfare_watch.exposition import multiprocess_dir
     from welfare_watch.group import run_group
 
     _settings()  # a bad configuration stops here, before anything starts
-    run_group(
-        [
-            [WW_SELF, "worker"],
-            [WW_SELF, "connectors"],
-            [WW_SELF, "web", "--port", str(port)],
-            [WW_SELF, "webhooks"],
-        ]
-    )
+    with multiprocess_dir() as metrics_env:
+        run_group(
+            [
+                [WW_SELF, "worker"],
+                [WW_SELF, "connectors"],
+                [WW_SELF, "web", "--port", str(port)],
+                [WW_SELF, "webhooks"],
+            ],
+            env={**os.environ, **metrics_env},
+        )
 
 
 @app.command()
@@ -152,13 +206,14 @@ def web(
 def webhooks(
     drain: Annotated[bool, typer.Option(help="deliver what is waiting now, then exit")] = False,
     metrics_port: Annotated[
-        int, typer.Option(min=0, max=65535, help="serve /metrics on this port (0: off)")
+        int, typer.Option(min=0, max=65535, help="serve /metrics on this port (0: WW_METRICS_PORT)")
     ] = 0,
 ) -> None:
     """Post each alert change to the webhooks configured for its queue (configuration: webhooks)."""
     from alerts.webhooks import run_webhooks
 
-    run_webhooks(_settings(), drain=drain, metrics_port=metrics_port)
+    settings = _settings()
+    run_webhooks(settings, drain=drain, metrics_port=metrics_port or settings.env.metrics_port)
 
 
 token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for the HTTP API.")
@@ -216,18 +271,21 @@ def roster_load(
     file: Annotated[Path, typer.Argument(help="roster snapshot, CSV or JSON lines")],
     partial: Annotated[bool, typer.Option(help="load the good rows even if some are bad")] = False,
 ) -> None:
-    """Replace the roster with a snapshot, atomically, then re-check everyone on it."""
+    """Replace the roster with a snapshot: checked whole (a bad row refuses it unless --partial),
+    then sent to the worker on roster.changes, which re-checks everyone on it and anyone it
+    drops against every stored fact (`welfare-watch wait` returns once it has)."""
     from streams.roster import load_roster
 
     if not file.is_file():
         raise WelfareWatchError(f"no such file: {file}")
-    with _progress("roster") as advance:
-        result = load_roster(_settings(), file, partial=partial, progress=advance)
-    for line, reason in result.rejected[:20]:
+    with _phases("roster") as progress:
+        result = load_roster(_settings(), file, partial=partial, progress=progress)
+    for line, reason in result.examples:
         err.print(f"  line {line}: {reason}")
     out.print(
         f"roster loaded: {result.accepted} enrollments of {result.people} people, "
-        f"{len(result.rejected)} rejected; {result.rechecked} people queued for re-check"
+        f"{result.rejected} rejected, {result.removed} removed (no longer on the roster); "
+        f"snapshot {result.snapshot} sent to the worker"
     )
 
 
@@ -549,10 +607,14 @@ def reset(yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False
 
 
 def _one_line(exc: BaseException) -> str:
+    hint = "start it with 'welfare-watch stack up' or set WW_REDIS_URL"
     if isinstance(exc, redis.ConnectionError):
-        url = Settings.load().env.redis_url
-        hint = "start it with 'welfare-watch stack up' or set WW_REDIS_URL"
-        return f"cannot reach Redis at {url}; {hint}"
+        return f"cannot reach Redis at {Settings.load().env.redis_url}; {hint}"
+    if isinstance(exc, redis.exceptions.RedisClusterException):
+        url, reason = Settings.load().env.redis_url, str(exc).rstrip(".")
+        if "cannot be connected" in reason:  # no start node answers
+            return f"cannot reach the Redis Cluster at {url} ({reason}); {hint}"
+        return f"Redis Cluster at {url}: {reason}"
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.strerror}: {exc.filename}"
     return str(exc)
@@ -568,6 +630,11 @@ def main(argv: list[str] | None = None) -> Any:
         logging.getLogger(chatty).setLevel(logging.CRITICAL)
     try:
         return app(args=argv, standalone_mode=True)
-    except (WelfareWatchError, redis.ConnectionError, OSError) as exc:
+    except (
+        WelfareWatchError,
+        redis.ConnectionError,
+        redis.exceptions.RedisClusterException,
+        OSError,
+    ) as exc:
         print(f"welfare-watch: {_one_line(exc)}", file=sys.stderr)
         sys.exit(1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 # --- Kafka topics -------------------------------------------------------------
 ROSTER_CHANGES = "roster.changes"  # enrollment changes from the roster system (contract)
 ALERTS = "alerts"  # every alert and every change to one (contract)
@@ -28,16 +30,41 @@ def raw_topic(feed: str) -> str:
 
 # --- Redis keys -----------------------------------------------------------------
 PREFIX = "ww:"
-ROSTER = PREFIX + "roster"  # hash person_id -> JSON list of that person's enrollments
-ROSTER_STAGING = PREFIX + "roster:staging"  # a snapshot being loaded, renamed over ROSTER
-ROSTER_OLD = PREFIX + "roster:old"  # the replaced snapshot, unlinked after the swap
-FACTS_BY_PERSON = PREFIX + "facts"  # hash person_id -> JSON {fact identity: fact}
-ALERTS_BY_PERSON = PREFIX + "alerts"  # hash person_id -> JSON {alert_id: alert}
-# Progress kept in the store (streams/offsets.py): per person, the last offset of each input
-# partition their saved state includes (hash person_id -> JSON {"topic/partition": offset});
-# per input partition, the offset up to which every message is saved or dead-lettered (hash
-# "topic/partition" -> offset). Both written in the same transaction as the state.
-PERSON_OFFSETS = PREFIX + "offsets"
+
+
+def person_key(person_id: str) -> str:
+    """One person's state: a hash of the PERSON_* fields, each JSON. The braces make it its
+    own hash slot: one person is one slot on Redis Cluster, and one save one small write."""
+    return f"{PREFIX}person:{{{person_id}}}"
+
+
+PERSON_ENROLLMENTS = "enrollments"  # [enrollment, ...]: absent when on no program
+PERSON_FACTS = "facts"  # {fact identity: fact}
+PERSON_ALERTS = "alerts"  # {alert_id: alert}
+# {"topic/partition": offset}: the last offset of each input partition the saved state
+# includes (streams/offsets.py), written with the state
+PERSON_OFFSETS = "offsets"
+# how many saves the person has had: a save checks it is the one it loaded (fencing: a worker
+# the group has moved on from cannot overwrite what the person's new owner saved)
+PERSON_VERSION = "version"
+PERSON_FIELDS = (PERSON_ENROLLMENTS, PERSON_FACTS, PERSON_ALERTS, PERSON_OFFSETS, PERSON_VERSION)
+
+# Everyone the store holds, in PEOPLE_SHARDS sets (each its own slot, spread over a cluster's
+# nodes): a person is added when first saved with enrollments or alerts, and never removed
+# (streams/people.py reads whether they are still on the roster).
+PEOPLE_SHARDS = 64
+
+
+def people_key(shard: int) -> str:
+    return f"{PREFIX}people:{{s{shard}}}"
+
+
+def people_shard(person_id: str) -> int:
+    return zlib.crc32(person_id.encode()) % PEOPLE_SHARDS
+
+
+# Per input partition, the offset up to which every message is saved or dead-lettered (hash
+# "topic/partition" -> offset; streams/offsets.py).
 PROGRESS = PREFIX + "progress"
 
 
@@ -91,15 +118,21 @@ def pending_key(delivery: str, partition: int) -> str:
     return f"{PREFIX}pending:{delivery}:{partition}"
 
 
-# The alert outbox (streams/outbox.py): one stream per partition of the worker's inputs, each
-# entry an alert version (fields "id": alert_id, "alert": its exact JSON) written in the same
-# MULTI as the state that holds it; the relay publishes it to ALERTS, then deletes it.
-OUTBOX_PATTERN = PREFIX + "outbox:*"  # every outbox stream (see outbox_key)
+# The alert outbox (streams/outbox.py): one stream per person, in the person's hash slot
+# (each entry an alert version: fields "id": alert_id, "alert": its exact JSON), written by the
+# same script as the state that holds it; and per input partition, the index of the people
+# whose outbox may hold entries (sorted set person_id -> when marked, in ms), which the relay
+# of the worker owning the partition reads, publishes from and clears.
 
 
-def outbox_key(partition: int) -> str:
-    """Alert versions saved for people of one input partition, not yet on the `alerts` topic."""
-    return f"{PREFIX}outbox:{partition}"
+def outbox_key(person_id: str) -> str:
+    """Alert versions saved for one person, not yet on the `alerts` topic."""
+    return f"{PREFIX}outbox:{{{person_id}}}"
+
+
+def outbox_index_key(partition: int) -> str:
+    """People of one input partition whose outbox may hold entries."""
+    return f"{PREFIX}outbox-index:{{p{partition}}}"
 
 
 # --- the inbox ------------------------------------------------------------------------------

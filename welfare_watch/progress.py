@@ -34,7 +34,7 @@ class Outstanding:
     raw_records: int = 0  # on dept.*.raw, not yet taken by the connectors
     worker_messages: int = 0  # facts, roster changes, re-checks and scans not yet processed
     pending_people: int = 0  # a delivery's people saved but not yet evaluated
-    outbox_alerts: int = 0  # alert versions saved, not yet on the `alerts` topic
+    outbox_alerts: int = 0  # people with alert versions saved, not yet on the `alerts` topic
 
     @property
     def total(self) -> int:
@@ -59,7 +59,8 @@ class Outstanding:
             people = "person" if self.pending_people == 1 else "people"
             parts.append(f"{self.pending_people} {people} pending evaluation")
         if self.outbox_alerts:
-            parts.append(f"{_count(self.outbox_alerts, 'alert')} not yet on the alerts topic")
+            people = "person" if self.outbox_alerts == 1 else "people"
+            parts.append(f"alerts of {self.outbox_alerts} {people} not yet on the alerts topic")
         return ", ".join(parts) or "nothing outstanding"
 
 
@@ -77,7 +78,7 @@ def outstanding(settings: Settings) -> Outstanding:
         # the worker's input is done as far as its commit *and* its store say (streams/catchup)
         worker = kafka.lag(bootstrap, names.WORKER_GROUP, names.WORKER_INPUTS, saved(client))
         pending = pending_people(client)
-        unpublished = outbox_alerts(client)
+        unpublished = outbox_alerts(client, settings.policy.worker.partitions)
     finally:
         client.close()
     return Outstanding(inbox, raw, worker, pending, unpublished)
@@ -104,12 +105,10 @@ def pending_people(client: redis.Redis) -> int:
     return sum(cast(list[int], pipe.execute()))
 
 
-def outbox_alerts(client: redis.Redis) -> int:
-    """Entries in every outbox stream (streams/outbox.py): saved, not yet relayed."""
-    keys = list(client.scan_iter(match=names.OUTBOX_PATTERN, count=1000, _type="stream"))
-    if not keys:
-        return 0
+def outbox_alerts(client: redis.Redis, partitions: int) -> int:
+    """People with alert versions saved and not yet relayed (streams/outbox.py), in the outbox
+    index of every partition."""
     pipe = client.pipeline(transaction=False)
-    for key in keys:
-        pipe.xlen(key)
+    for partition in range(partitions):
+        pipe.zcard(names.outbox_index_key(partition))
     return sum(cast(list[int], pipe.execute()))

@@ -7,12 +7,11 @@ import datetime as dt
 import time
 from pathlib import Path
 
-import redis
 from kafka import KafkaProducer
 
 from tests import citygen
 from tests.integration.conftest import Cli, Worker, stored_alerts
-from welfare_watch import names
+from welfare_watch import names, redis_client
 from welfare_watch.models import Fact
 
 CHECK_HEADER = ["身份证号", "认证时间", "认证方式"]
@@ -81,7 +80,7 @@ def test_a_delivery_whose_sender_died_is_ended_for_it(
         (alert,) = stored_alerts(ww.env)
         assert (alert.type, alert.trigger) == ("DECEASED_BENEFICIARY", "event")
         ww("wait")
-        client = redis.Redis.from_url(ww.env["WW_REDIS_URL"])
+        client = redis_client.connect(ww.env["WW_REDIS_URL"])
         assert list(client.scan_iter(match=names.PENDING_PATTERN)) == []
         assert client.hlen(names.PENDING_DELIVERIES) == 0
         # Ended on its behalf: it does not count as psb_deaths having delivered.

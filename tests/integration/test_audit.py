@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import redis
-import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
@@ -25,7 +24,7 @@ from prometheus_client import CollectorRegistry
 from alerts.audit import AuditLog, Entry, SyncAuditLog, worker_chain
 from tests.integration.conftest import AS_OF, WW, Cli, Worker
 from web import create_app
-from welfare_watch import kafka, names
+from welfare_watch import kafka, names, redis_client
 from welfare_watch.settings import Settings
 from welfare_watch.tokens import issue
 
@@ -73,7 +72,7 @@ def _verify(ww: Cli) -> tuple[int, str]:
 
 
 def _chain(env: dict[str, str], chain: str) -> list[Entry]:
-    client = redis.Redis.from_url(env["WW_REDIS_URL"])
+    client = redis_client.connect(env["WW_REDIS_URL"])
     return [Entry.decode(raw) for raw in client.lrange(names.audit_chain_key(chain), 0, -1)]
 
 
@@ -86,7 +85,7 @@ def test_web_worker_and_command_line_writers_at_once_keep_every_chain_intact(
     settings = _settings(tmp_path, clean.env)
 
     async def main() -> None:
-        clients = [aioredis.Redis.from_url(settings.env.redis_url) for _ in range(2)]
+        clients = [redis_client.connect_async(settings.env.redis_url) for _ in range(2)]
         webs = [AuditLog.for_settings(settings, c) for c in clients]  # two web processes
         other = SyncAuditLog.for_settings(settings)  # and a third writer, in a thread
 
@@ -232,7 +231,7 @@ def test_tampering_is_reported_at_the_first_broken_entry(
     clean("alerts", "list")  # a second chain, left alone
     assert _verify(clean) == (0, "audit chain intact: 7 entries in 2 chains")
 
-    tamper(redis.Redis.from_url(clean.env["WW_REDIS_URL"]), names.audit_chain_key("web"))
+    tamper(redis_client.connect(clean.env["WW_REDIS_URL"]), names.audit_chain_key("web"))
     code, said = _verify(clean)
     assert code == 1
     assert said.startswith(f"audit chain broken at chain 'web', seq {seq}: "), said
@@ -244,7 +243,7 @@ def test_a_deleted_last_entry_is_caught_after_the_product_writes_again(
 ) -> None:
     settings = _settings(tmp_path, clean.env)
     _six_web_entries(settings)
-    redis.Redis.from_url(clean.env["WW_REDIS_URL"]).rpop(names.audit_chain_key("web"))
+    redis_client.connect(clean.env["WW_REDIS_URL"]).rpop(names.audit_chain_key("web"))
     _six_web_entries(settings, start=6)  # a fresh writer links on to what it finds: seq 5…
     code, said = _verify(clean)
     assert code == 1
@@ -253,7 +252,7 @@ def test_a_deleted_last_entry_is_caught_after_the_product_writes_again(
 
 def _six_web_entries(settings: Settings, start: int = 0) -> None:
     async def main() -> None:
-        client = aioredis.Redis.from_url(settings.env.redis_url)
+        client = redis_client.connect_async(settings.env.redis_url)
         log = AuditLog.for_settings(settings, client)
         try:
             for i in range(start, start + 6):
@@ -311,7 +310,7 @@ def test_alerts_export_and_list_are_audited_without_personal_data(
 
 
 def _all_worker_entries(env: dict[str, str]) -> list[Entry]:
-    client = redis.Redis.from_url(env["WW_REDIS_URL"])
+    client = redis_client.connect(env["WW_REDIS_URL"])
     chains = [
         k.decode().split(":", 2)[2]
         for k in client.scan_iter(match=names.audit_chain_key("worker-*"))

@@ -46,11 +46,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from alerts.lifecycle import Actor, Command
 from alerts.model import Alert
 from connectors.delivery import end_delivery
+from streams import people
 from streams.deadletter import DeadLetter, read_all, replays, rows
 from streams.store import decode_alerts
 from tests import citygen
 from tests.integration.conftest import WW, Cli, Worker
-from welfare_watch import kafka, names
+from welfare_watch import kafka, names, redis_client
 from welfare_watch.models import Fact
 
 PEOPLE = 40
@@ -159,12 +160,14 @@ def wait_for(what: str, check: Any, timeout: float = 90) -> None:
 
 def alerts_by_person(env: dict[str, str]) -> dict[str, list[Alert]]:
     """Each person's stored alerts; one whose record the test made unreadable is left out."""
-    client = redis.Redis.from_url(env["WW_REDIS_URL"])
-    raw = cast(dict[bytes, bytes], client.hgetall(names.ALERTS_BY_PERSON))
+    client = redis_client.connect(env["WW_REDIS_URL"])
+    everyone = list(people.everyone(client))
     found: dict[str, list[Alert]] = {}
-    for person, record in raw.items():
+    records = people.fields(client, everyone, names.PERSON_ALERTS)
+    for person, record in zip(everyone, records, strict=True):
         with contextlib.suppress(ValueError):
-            found[person.decode()] = list(decode_alerts(record).values())
+            if record:
+                found[person] = list(decode_alerts(record).values())
     return found
 
 
@@ -223,7 +226,7 @@ def scrape(port: int) -> Callable[..., float | None]:
 
 
 def facts_of(client: redis.Redis, person: str) -> dict[str, Any]:
-    raw = cast(bytes | None, client.hget(names.FACTS_BY_PERSON, person))
+    (raw,) = people.fields(client, [person], names.PERSON_FACTS)
     return cast(dict[str, Any], json.loads(raw)) if raw else {}
 
 
@@ -261,7 +264,7 @@ def test_poison_on_every_input_and_a_raising_rule_stop_nothing_and_replay_cures(
 ) -> None:
     env = ww.env
     bootstrap = env["WW_KAFKA_BOOTSTRAP"]
-    client = redis.Redis.from_url(env["WW_REDIS_URL"])
+    client = redis_client.connect(env["WW_REDIS_URL"])
     ids = [pid(i) for i in range(PEOPLE)]
     ww("roster", "load", str(citygen.tekun_roster(tmp_path / "roster.csv", ids)))
     ww("ingest", "psb_deaths", str(citygen.psb_deaths(tmp_path / "psb.csv", ids[:10])))
@@ -272,8 +275,8 @@ def test_poison_on_every_input_and_a_raising_rule_stop_nothing_and_replay_cures(
     send = Sender(bootstrap)
 
     # The acknowledgement that will be poison: person 3's stored alerts made unreadable.
-    person3 = cast(bytes, client.hget(names.ALERTS_BY_PERSON, pid(3)))
-    client.hset(names.ALERTS_BY_PERSON, pid(3), b'{"written by": "a newer version"')
+    person3 = cast(bytes, client.hget(names.person_key(pid(3)), names.PERSON_ALERTS))
+    client.hset(names.person_key(pid(3)), names.PERSON_ALERTS, b'{"written by": "a newer version"')
 
     # Facts of a delivery left open: saved, evaluated by the rechecks below (20, 21, 22) or at
     # its end marker (`crafted`, whose payment makes a rule raise, and two people of the same
@@ -339,7 +342,7 @@ def test_poison_on_every_input_and_a_raising_rule_stop_nothing_and_replay_cures(
     assert {a.status for i in (0, 1, 2) for a in now[pid(i)]} == {"acknowledged"}
     assert sorted(e.feed for e in now[pid(12)][0].evidence) == ["health_deaths", "psb_deaths"]
     assert {now[pid(i)][0].trigger for i in (20, 21, 22)} == {"enrollment"}  # by the rechecks
-    enrolled = cast(list[bytes | None], client.hmget(names.ROSTER, [pid(40), pid(41), pid(42)]))
+    enrolled = people.fields(client, [pid(40), pid(41), pid(42)], names.PERSON_ENROLLMENTS)
     assert all(enrolled)
     assert set(facts_of(client, pid(crafted))) == {
         f"psb_deaths:T-psb_deaths-{crafted}",
@@ -380,11 +383,11 @@ def test_poison_on_every_input_and_a_raising_rule_stop_nothing_and_replay_cures(
     assert not any(pid(i) in worker_log for i in (3, 12, 21, crafted, 41))  # masked in the log
 
     # --- fix the two curable causes, replay everything waiting --------------------------------
-    client.hset(names.ALERTS_BY_PERSON, pid(3), person3)
+    client.hset(names.person_key(pid(3)), names.PERSON_ALERTS, person3)
     assert [a.status for a in alerts_by_person(env)[pid(3)]] == ["open"]  # its command: poison
     repaired = facts_of(client, pid(crafted))
     del repaired[BAD_PAYMENT]  # the operator's fix: the record that no connector would accept
-    client.hset(names.FACTS_BY_PERSON, pid(crafted), json.dumps(repaired))
+    client.hset(names.person_key(pid(crafted)), names.PERSON_FACTS, json.dumps(repaired))
     replayed = ww("deadletter", "replay", "--all")
     assert "5 replayed" in replayed
     ww("wait", "--timeout", "180")

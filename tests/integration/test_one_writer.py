@@ -22,6 +22,7 @@ from tests import citygen
 from tests.factories import fact
 from tests.integration.conftest import Cli
 from tests.integration.redis_state import settings_of
+from tests.integration.rosters import apply_roster
 from tests.stores import Collected
 from welfare_watch import names
 from welfare_watch.metrics import Metrics
@@ -65,7 +66,7 @@ def test_a_household_member_in_another_partition_is_rechecked_there_not_written(
 ) -> None:
     settings = settings_of(ww)
     head, member = _people(settings, same_partition)
-    ww("roster", "load", str(_roster(tmp_path / "roster.csv", head, member)))
+    apply_roster(ww, settings, _roster(tmp_path / "roster.csv", head, member))
     partitions = settings.policy.worker.partitions
     published = Collected()
 

@@ -12,16 +12,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
-import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from alerts.model import Alert, Evidence, HistoryEntry
-from streams.store import _write_alerts
+from streams.store import Changes, Loaded, PersonStore
 from tests.integration.conftest import AS_OF, Cli
 from web import create_app
-from welfare_watch import names
+from welfare_watch import names, redis_client
 from welfare_watch.settings import Settings
 from welfare_watch.tokens import issue, token_id_of
 
@@ -102,10 +101,11 @@ def _alert(i: int, queue: str = QUEUE, name: str = "张三丰") -> Alert:
 
 async def _store(url: str, alerts: list[Alert]) -> None:
     """Written as the worker writes them (streams.store): alerts, indexes, events."""
-    client = aioredis.Redis.from_url(url)
-    pipe = client.pipeline(transaction=False)
-    _write_alerts(pipe, {a.person_id: [a] for a in alerts}, {})
-    await pipe.execute()
+    client = redis_client.connect_async(url)
+    changes = Changes()
+    for alert in alerts:
+        changes.alerts.setdefault(alert.person_id, []).append(alert)
+    await PersonStore(client).save(changes, Loaded())
     await client.aclose()
 
 
@@ -172,7 +172,7 @@ def test_a_bad_a_revoked_or_a_department_token_does_not_sign_in(ww: Cli, tmp_pat
         assert elsewhere.status == 403
 
         assert (await client.post("/api/session", data={"token": good})).status == 200
-        redis = aioredis.Redis.from_url(ww.env["WW_REDIS_URL"])
+        redis = redis_client.connect_async(ww.env["WW_REDIS_URL"])
         await redis.sadd(names.REVOKED_TOKENS, token_id_of(good))
         await redis.aclose()
         ended = await client.get("/")

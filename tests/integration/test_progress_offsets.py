@@ -26,6 +26,7 @@ from streams.store import PersonStore
 from tests import citygen
 from tests.integration.conftest import Cli
 from tests.integration.redis_state import restore, settings_of, snapshot
+from tests.integration.rosters import apply_roster
 from tests.stores import Collected
 from tests.unit.test_retry import Sink
 from welfare_watch import kafka, names
@@ -65,8 +66,8 @@ class Rig:
 def _deaths_on_kafka(ww: Cli, tmp_path: Path) -> tuple[Settings, list[str], list[Message]]:
     """A roster of PEOPLE, and a death record of each on ww.facts, as the worker reads them."""
     people = [citygen.person_id(i) for i in range(PEOPLE)]
-    ww("roster", "load", str(citygen.tekun_roster(tmp_path / "roster.csv", people)))
     settings = settings_of(ww)
+    apply_roster(ww, settings, citygen.tekun_roster(tmp_path / "roster.csv", people))
     bootstrap = settings.env.kafka_bootstrap
     kafka.ensure_topics(bootstrap, names.WORKER_INPUTS, settings.policy.worker.partitions)
     path = citygen.psb_deaths(tmp_path / "psb.csv", people)
@@ -99,14 +100,15 @@ def test_a_roster_change_read_again_after_a_later_one_changes_nothing(
 ) -> None:
     """Without per-person offsets a redelivered `suspend` undid the `resume` saved after it."""
     pid = citygen.person_id(7)
-    ww("roster", "load", str(citygen.tekun_roster(tmp_path / "roster.csv", [pid])))
     settings = settings_of(ww)
+    loaded = apply_roster(ww, settings, citygen.tekun_roster(tmp_path / "roster.csv", [pid]))
+    after = sum(m.partition == 0 for m in loaded)  # the next offset of partition 0
 
     def change(op: str) -> bytes:
         return json.dumps({"op": op, "person_id": pid, "program": "tekun"}).encode()
 
-    suspend = Message(names.ROSTER_CHANGES, change("suspend"), 0, 40, pid.encode())
-    resume = Message(names.ROSTER_CHANGES, change("resume"), 0, 41, pid.encode())
+    suspend = Message(names.ROSTER_CHANGES, change("suspend"), 0, after, pid.encode())
+    resume = Message(names.ROSTER_CHANGES, change("resume"), 0, after + 1, pid.encode())
 
     async def main() -> str:
         client = aioredis.Redis.from_url(settings.env.redis_url)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import redis
-
 from tests import citygen
 from tests.integration.conftest import Cli, Worker, stored_alerts
-from welfare_watch import names
+from welfare_watch import names, redis_client
 
 PEOPLE = 3000
 
@@ -22,7 +20,7 @@ def test_kill_and_restart_loses_nothing_and_doubles_nothing(
     ww("ingest", "psb_deaths", str(citygen.psb_deaths(tmp_path / "psb.csv", ids)))
     ww("ingest", "health_deaths", str(citygen.health_deaths(tmp_path / "health.csv", ids)))
 
-    client = redis.Redis.from_url(ww.env["WW_REDIS_URL"])
+    client = redis_client.connect(ww.env["WW_REDIS_URL"])
     worker.start()
     deadline = time.monotonic() + 120
     while client.hlen(names.ALERT_INDEX) == 0:

@@ -20,6 +20,7 @@ from streams.store import PersonStore
 from tests import citygen
 from tests.integration.conftest import Cli
 from tests.integration.redis_state import settings_of
+from tests.integration.rosters import apply_roster
 from tests.stores import Collected
 from welfare_watch import names
 from welfare_watch.metrics import Metrics
@@ -33,9 +34,9 @@ def test_a_snapshot_s_people_are_evaluated_at_its_end_marker(ww: Cli, tmp_path: 
     settings = settings_of(ww)
     partitions = settings.policy.worker.partitions
     stays, leaves = citygen.person_id(1), citygen.person_id(2)
-    ww("roster", "load", str(citygen.tekun_roster(tmp_path / "roster.csv", [stays, leaves])))
+    apply_roster(ww, settings, citygen.tekun_roster(tmp_path / "roster.csv", [stays, leaves]))
     row = dict(zip(citygen.ROSTER_HEADER, citygen.tekun_row(stays), strict=True))
-    taken = NOW.isoformat()
+    taken = dt.datetime.now(dt.UTC).isoformat()  # a snapshot taken after the one just loaded
 
     def message(pid: str, body: dict[str, object], offset: int) -> Message:
         return Message(

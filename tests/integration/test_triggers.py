@@ -7,12 +7,11 @@ import subprocess
 import time
 from pathlib import Path
 
-import redis
-
 from streams.scan import run_daily_scan_if_due
 from tests import citygen
 from tests.integration.conftest import WW, Cli, Worker, stored_alerts
-from welfare_watch import names
+from tests.integration.rosters import apply_roster
+from welfare_watch import names, redis_client
 from welfare_watch.settings import Settings
 
 PSB_HEADER = ["公民身份号码", "姓名", "死亡日期", "注销日期", "业务流水号", "状态"]
@@ -51,7 +50,7 @@ def test_the_worker_runs_the_daily_scan_by_itself(
     ww("reset", "--yes")
     worker = ww.worker(tmp_path / "worker.log").start()
     try:
-        client = redis.Redis.from_url(ww.env["WW_REDIS_URL"])
+        client = redis_client.connect(ww.env["WW_REDIS_URL"])
         ww("roster", "load", str(citygen.tekun_roster(tmp_path / "r.csv", [citygen.person_id(12)])))
         deadline = time.monotonic() + 90
         while client.get(names.LAST_SCAN) is None:
@@ -117,10 +116,10 @@ def test_the_daily_scan_waits_for_a_roster(ww: Cli, tmp_path: Path) -> None:
         redis_url=ww.env["WW_REDIS_URL"],
         as_of=ww.env["WW_AS_OF"],
     )
-    client = redis.Redis.from_url(ww.env["WW_REDIS_URL"])
+    client = redis_client.connect(ww.env["WW_REDIS_URL"])
     at_three = dt.datetime(2026, 11, 28, 3, 0)
     assert run_daily_scan_if_due(settings, at_three) is None
     assert client.get(names.LAST_SCAN) is None
-    ww("roster", "load", str(citygen.tekun_roster(tmp_path / "r.csv", [citygen.person_id(12)])))
+    apply_roster(ww, settings, citygen.tekun_roster(tmp_path / "r.csv", [citygen.person_id(12)]))
     assert run_daily_scan_if_due(settings, at_three) == 1
     assert client.get(names.LAST_SCAN) == ww.env["WW_AS_OF"].encode()

@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from kafka import KafkaProducer
 
 from tests.integration.conftest import WW, Cli, Worker, stored_alerts
-from welfare_watch import names
+from tests.integration.redis_state import settings_of
+from welfare_watch import names, redis_client
 
 SAMPLES = Path(__file__).parent.parent / "data" / "samples"
 PRISONER = "210104197502020776"  # 孙立强 in the sample roster, admitted in prison.csv
@@ -63,7 +63,7 @@ def test_wait_returns_only_once_a_dropped_file_has_become_its_alert(
 ) -> None:
     worker.start()
     ww("roster", "load", str(SAMPLES / "roster.csv"))
-    assert wait(env).returncode == 0  # the roster's re-checks are done: no lag left
+    assert wait(env).returncode == 0  # the roster's snapshot is applied: no lag left
     assert [a for a in stored_alerts(ww.env) if a.type == "INCARCERATED_BENEFICIARY"] == []
 
     dropped = drop(env, "prison", SAMPLES / "prison.csv")
@@ -95,7 +95,7 @@ def record_on_a_raw_topic(env: dict[str, str]) -> str:
 
 def a_delivery_without_its_end(env: dict[str, str]) -> str:
     """A connector that died halfway through a delivery: its people stay pending."""
-    client = redis.Redis.from_url(env["WW_REDIS_URL"])
+    client = redis_client.connect(env["WW_REDIS_URL"])
     client.sadd(names.pending_key("d0", 0), "p1", "p2")
     client.sadd(names.pending_key("d0", 3), "p3")
     client.close()
@@ -124,16 +124,23 @@ def test_wait_times_out_naming_what_is_outstanding(
 def test_a_requested_scan_is_worker_input_that_wait_waits_for(
     ww: Cli, worker: Worker, env: dict[str, str]
 ) -> None:
-    loaded = ww("roster", "load", str(SAMPLES / "roster.csv"))
-    scanned = ww("scan")  # no worker yet: the roster's re-checks and the scan stay queued
-    rechecks = re.search(r"(\d+) people queued for re-check", loaded)
-    scan = re.search(r"scan queued for (\d+) people", scanned)
-    assert rechecks is not None and scan is not None
-
+    loaded = ww("roster", "load", str(SAMPLES / "roster.csv"))  # no worker yet: it stays queued
+    people = re.search(r"of (\d+) people", loaded)
+    assert people is not None
     timed_out = wait(env, "--timeout", "2")
     assert timed_out.returncode == 1
-    queued = int(rechecks[1]) + int(scan[1])
+    queued = int(people[1]) + settings_of(ww).policy.worker.partitions  # and an end marker each
     assert timed_out.stderr.strip().endswith(f"still outstanding: {queued} worker messages")
+    worker.start()
+    assert wait(env).returncode == 0  # the worker has the roster: the scan has people to judge
+    worker.stop()
+
+    scanned = ww("scan")  # no worker now: the scan stays queued
+    scan = re.search(r"scan queued for (\d+) people", scanned)
+    assert scan is not None
+    timed_out = wait(env, "--timeout", "2")
+    assert timed_out.returncode == 1
+    assert timed_out.stderr.strip().endswith(f"still outstanding: {scan[1]} worker messages")
 
     worker.start()
     done = wait(env)

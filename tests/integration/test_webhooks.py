@@ -23,7 +23,7 @@ from alerts.webhook_formats import webhook_body
 from alerts.webhooks import EVENT_HEADER, GROUP, WebhookMetrics, WebhookService
 from tests.integration.conftest import WW, Cli
 from tests.unit.test_webhooks import AT, NAME, PERSON_ID, alert
-from welfare_watch import names
+from welfare_watch import names, redis_client
 from welfare_watch.settings import Webhooks
 
 INBOX = "http://inbox.test:8080"
@@ -116,7 +116,7 @@ def deliveries(registry: CollectorRegistry, fmt: str, outcome: str) -> float | N
 
 def on_redis(env: dict[str, str], scenario: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
     async def main() -> T:
-        client = aioredis.Redis.from_url(env["WW_REDIS_URL"])
+        client = redis_client.connect_async(env["WW_REDIS_URL"])
         try:
             return await scenario(client)
         finally:

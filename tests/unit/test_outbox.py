@@ -42,9 +42,11 @@ def test_a_persons_outbox_is_the_partition_kafka_gives_their_key(index: int, n: 
     assert worker_chain(pid, n) == f"worker-{partition}"  # the audit chain of the same worker
 
 
-def test_outbox_keys_are_one_stream_per_partition() -> None:
-    assert names.outbox_key(3) == "ww:outbox:3"
-    assert names.outbox_key(3).startswith(names.OUTBOX_PATTERN.rstrip("*"))
+def test_a_person_s_outbox_is_in_their_hash_slot_and_indexed_per_partition() -> None:
+    pid = "210105195203140118"
+    assert names.outbox_key(pid) == "ww:outbox:{210105195203140118}"
+    assert names.person_key(pid) == "ww:person:{210105195203140118}"  # the same slot
+    assert names.outbox_index_key(3) == "ww:outbox-index:{p3}"
     with pytest.raises(ValueError):
         outbox_partition("210105194001010001", 0)
 
@@ -175,5 +177,7 @@ def test_every_aiokafka_producer_is_idempotent_with_acks_all(
 def test_wait_counts_alerts_not_yet_on_the_alerts_topic() -> None:
     left = Outstanding(worker_messages=1, outbox_alerts=2)
     assert left.total == 3
-    assert left.describe() == "1 worker message, 2 alerts not yet on the alerts topic"
-    assert Outstanding(outbox_alerts=1).describe() == "1 alert not yet on the alerts topic"
+    assert left.describe() == "1 worker message, alerts of 2 people not yet on the alerts topic"
+    assert (
+        Outstanding(outbox_alerts=1).describe() == "alerts of 1 person not yet on the alerts topic"
+    )
