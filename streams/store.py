@@ -249,7 +249,6 @@ class PersonStore:
             after.eval(_RAISE, 1, names.PROGRESS, names.input_label(topic, partition), offset)
         for outcome in changes.outcomes:  # readable once the change itself is saved
             after.set(names.command_result_key(outcome.command_id), outcome.as_json(), ex=600)
-            after.publish(names.COMMAND_DONE, outcome.command_id)
         await after.execute()
 
     def _grow(

@@ -157,7 +157,6 @@ def command_result_key(command_id: str) -> str:
     return f"{PREFIX}command:{command_id}"
 
 
-COMMAND_DONE = PREFIX + "command-done"  # pub/sub channel: a command id whose result is written
 
 
 def audit_chain_key(chain: str) -> str:
