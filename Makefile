@@ -25,9 +25,10 @@ lint: $(VENV)/.installed
 
 # The whole suite: unit tests, then integration tests on a real Kafka and Redis that the
 # tests start once (on their own ports) and stop at the end. No test ran = failure. Then the
-# samples, restart and scale-out tests again on a three-master Redis Cluster (its own ports).
+# samples, restart, inbox API and scale-out tests again on a three-master Redis Cluster (its
+# own ports): the CLI, connectors, worker and web app on a cluster.
 CLUSTER_TESTS = tests/integration/test_samples.py tests/integration/test_restart.py \
-	tests/integration/test_scale_out.py
+	tests/integration/test_inbox_api.py tests/integration/test_scale_out.py
 test: setup lint
 	@$(VENV)/bin/pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; \
