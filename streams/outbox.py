@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -66,6 +67,7 @@ ALERT_FIELD = b"alert"
 # for that fsync on a loaded disk (the test stack's stalled writes for 1.5 s under load).
 EVERYSEC_SETTLE = 5.0
 HANDOVER_GRACE = 5.0  # seconds a revocation waits for the round in flight
+MARK_GRACE = 10.0  # seconds a person's mark stays while their outbox is found empty
 CHUNK = 1000  # entries read per partition in one round
 POLL = 0.1  # seconds between rounds when there is nothing to publish
 _MAX_BACKOFF = 10.0
@@ -293,12 +295,15 @@ class Relay:
         """Delete what the broker has; unmark people whose outbox was found empty, unless a
         save marked them again meanwhile (its mark after the state is later than the one
         read: streams/store.py marks before and after it writes the outbox)."""
+        young = time.time_ns() // 1_000_000 - int(MARK_GRACE * 1000)
         pipe = self._redis.pipeline(transaction=False)
         for pid, entries in ready.items():
             if entries:
                 pipe.xdel(names.outbox_key(pid), *[e.entry_id for e in entries])
-            if len(entries) == len(read[pid]):  # all it held is on Kafka now
-                partition, score = marked[pid]
+            partition, score = marked[pid]
+            # An outbox found empty may belong to a save between its mark and its script: its
+            # mark is left alone until it is MARK_GRACE old.
+            if len(entries) == len(read[pid]) and (entries or score < young):
                 pipe.eval(_UNMARK, 1, names.outbox_index_key(partition), pid, score)
         await pipe.execute()
 
