@@ -501,6 +501,7 @@ def _not_yet_saved(
         label = names.input_label(message.topic, message.partition)
         have = loaded.offsets.get(item.person_id, {})
         if covered(have, label, message.offset):
+            changes.remark.add(item.person_id)
             continue
         fresh.append(item)
         concerning.setdefault(item.person_id, []).append((label, message.offset))

@@ -74,12 +74,15 @@ class Changes:
     outcomes: list[Outcome] = field(default_factory=list)  # answers to people's commands
     offsets: dict[str, dict[str, int]] = field(default_factory=dict)  # person -> what they have
     progress: dict[tuple[str, int], int] = field(default_factory=dict)  # input partition -> last
+    # people whose messages an earlier save already has: an attempt that saved them may have
+    # died before marking their outbox again (see save), so they are marked again
+    remark: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return bool(
             self.roster or self.facts or self.households or self.alerts or self.pending
             or self.delivered or self.feeds_delivered or self.outcomes or self.offsets
-            or self.progress
+            or self.progress or self.remark
         )  # fmt: skip
 
 
@@ -236,7 +239,8 @@ class PersonStore:
         after = self._redis.pipeline(transaction=False)
         # the people saved are marked again and their events written even when others were
         # fenced: the batch's retry leaves them out (their offsets cover it), so it is now
-        self._mark_outboxes(after, [p for p in outboxes if p not in fenced], marked + 1)
+        again = sorted({p for p in outboxes if p not in fenced} | changes.remark)
+        self._mark_outboxes(after, again, marked + 1)
         for alert, text in written:
             if alert.person_id not in fenced:
                 after.xadd(
