@@ -9,7 +9,9 @@ from tests import citygen
 from tests.integration.conftest import Cli, Worker, stored_alerts
 from welfare_watch import names, redis_client
 
-PEOPLE = 3000
+# enough that the worker is still raising alerts when it is killed: a delivery's people are
+# evaluated at its end marker, a partition at a time, and the first alerts trigger the kill
+PEOPLE = 8000
 
 
 def test_kill_and_restart_loses_nothing_and_doubles_nothing(
