@@ -11,8 +11,9 @@ again meanwhile). What it publishes is the stored text, never a re-rendering, so
 republish — after a Kafka error, a crash before the delete, a hand-over of the partition — is
 byte-identical. A consumer of `alerts` dedupes on (alert_id, version) and keeps, per
 alert_id, the highest version it has seen. One person's versions are published in order;
-there is no order between people. (A worker that dies between a person's save and the mark
-after it, while the relay unmarks them, leaves their entries until the person's next save.)
+there is no order between people. An outbox found empty keeps its mark for MARK_GRACE (a save
+may be between its first mark and its script), and a batch retried after an attempt that
+saved some people marks those people again (their messages are then left out of the retry).
 
 Who relays a partition: the worker that the Kafka group assigns it to, the same one that
 writes the state and the outbox of that partition's people. A Redis consumer group would hand
