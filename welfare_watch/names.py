@@ -157,8 +157,6 @@ def command_result_key(command_id: str) -> str:
     return f"{PREFIX}command:{command_id}"
 
 
-
-
 def audit_chain_key(chain: str) -> str:
     """One audit chain: a list of entries, each with the hash of the one before."""
     return f"{PREFIX}audit:{chain}"
