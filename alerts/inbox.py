@@ -10,6 +10,7 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
+from alerts import index as alert_index
 from alerts.model import Alert
 from streams.store import decode_alerts
 from welfare_watch import names
@@ -82,8 +83,12 @@ async def load_alerts(client: aioredis.Redis, ids: Sequence[str]) -> list[Alert]
     found: list[Alert] = []
     for start in range(0, len(ids), _CHUNK):
         chunk = list(ids[start : start + _CHUNK])
-        owners = cast(list[bytes | None], await client.hmget(names.ALERT_INDEX, chunk))
-        people = sorted({o.decode() for o in owners if o is not None})
+        asked = alert_index.groups(chunk)
+        pipe = client.pipeline(transaction=False)  # one read per index shard (slot)
+        for key, ids_there in asked:
+            pipe.hmget(key, ids_there)
+        owners = alert_index.owners(asked, await pipe.execute())
+        people = sorted(set(owners.values()))
         if not people:
             continue
         pipe = client.pipeline(transaction=False)  # one read per person (slot)
@@ -91,8 +96,8 @@ async def load_alerts(client: aioredis.Redis, ids: Sequence[str]) -> list[Alert]
             pipe.hget(names.person_key(pid), names.PERSON_ALERTS)
         raw = cast(list[bytes | None], await pipe.execute())
         by_person = {p: decode_alerts(r) for p, r in zip(people, raw, strict=True)}
-        for alert_id, owner in zip(chunk, owners, strict=True):
-            if owner is not None and (a := by_person[owner.decode()].get(alert_id)):
+        for alert_id in chunk:
+            if (owner := owners.get(alert_id)) and (a := by_person[owner].get(alert_id)):
                 found.append(a)
     return found
 

@@ -37,7 +37,8 @@ def all_alerts(client: redis.Redis) -> list[Alert]:
 
 
 def get_alert(client: redis.Redis, alert_id: str) -> Alert | None:
-    person_id = cast(bytes | None, client.hget(names.ALERT_INDEX, alert_id))
+    index = names.alert_index_key(names.alert_shard(alert_id))
+    person_id = cast(bytes | None, client.hget(index, alert_id))
     if person_id is None:
         return None
     (raw,) = people.fields(client, [person_id.decode()], names.PERSON_ALERTS)

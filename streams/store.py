@@ -157,14 +157,16 @@ class PersonStore:
         wanted = sorted(set(partitions))
         if not wanted:
             return {}
-        labels = [names.input_label(t, p) for t, p in wanted]
-        raw = await self._redis.hmget(names.PROGRESS, labels)
+        pipe = self._redis.pipeline(transaction=False)  # one read per partition's key (slot)
+        for topic, partition in wanted:
+            pipe.hget(names.progress_key(partition), names.input_label(topic, partition))
+        raw = cast(list[bytes | None], await pipe.execute())
         return {tp: int(v) for tp, v in zip(wanted, raw, strict=True) if v is not None}
 
     async def settle(self, topic: str, partition: int, offset: int) -> None:
         """Count a message as done that no save covers (it went to ww.deadletter)."""
         label = names.input_label(topic, partition)
-        await self._redis.eval(_RAISE, 1, names.PROGRESS, label, offset)
+        await self._redis.eval(_RAISE, 1, names.progress_key(partition), label, offset)
 
     async def households(self, household_ids: Sequence[str]) -> dict[str, set[str]]:
         """Everyone ever enrolled in each household (names.household_key)."""
@@ -255,7 +257,8 @@ class PersonStore:
         if changes.feeds_delivered:
             after.zadd(names.FEED_DELIVERED, changes.feeds_delivered, gt=True)
         for (topic, partition), offset in changes.progress.items():
-            after.eval(_RAISE, 1, names.PROGRESS, names.input_label(topic, partition), offset)
+            label = names.input_label(topic, partition)
+            after.eval(_RAISE, 1, names.progress_key(partition), label, offset)
         for outcome in changes.outcomes:  # readable once the change itself is saved
             after.set(names.command_result_key(outcome.command_id), outcome.as_json(), ex=600)
         await after.execute()
@@ -364,8 +367,9 @@ def _index(pipe: aioredis.client.Pipeline, alert: Alert, before: Alert | None) -
     if before is not None and before.queue != alert.queue:  # reassigned
         pipe.zrem(names.queue_key(before.queue), alert.alert_id)
         pipe.zrem(names.queue_alerts_key(before.queue), alert.alert_id)
-    pipe.hset(names.ALERT_INDEX, alert.alert_id, alert.person_id)
-    pipe.zadd(names.ALERT_ORDER, score, nx=True)
+    shard = names.alert_shard(alert.alert_id)
+    pipe.hset(names.alert_index_key(shard), alert.alert_id, alert.person_id)
+    pipe.zadd(names.alert_order_key(shard), score, nx=True)
     pipe.zadd(names.queue_alerts_key(alert.queue), score)
     pipe.zadd(names.district_alerts_key(alert.district_code), score)
     if alert.is_open:

@@ -62,12 +62,12 @@ def visible_index(claims: Claims, policy: Policy) -> list[str]:
     """The Redis sorted sets that hold the ids of every alert the caller may see (a superset
     at most: a list still keeps only what `can_see` allows)."""
     if claims.role == "auditor" and claims.scope == ALL:
-        return [names.ALERT_ORDER]
+        return list(names.ALERT_ORDER_KEYS)
     if claims.role == "caseworker" and _own_queue(claims, policy):
         return [names.queue_alerts_key(claims.scope)]
     if claims.role == "supervisor" and claims.scope in policy.city.supervisor_scopes:
         if claims.scope == policy.city.code:
-            return [names.ALERT_ORDER]
+            return list(names.ALERT_ORDER_KEYS)
         return [names.district_alerts_key(claims.scope)]
     return []
 

@@ -63,9 +63,15 @@ def people_shard(person_id: str) -> int:
     return zlib.crc32(person_id.encode()) % PEOPLE_SHARDS
 
 
-# Per input partition, the offset up to which every message is saved or dead-lettered (hash
-# "topic/partition" -> offset; streams/offsets.py).
-PROGRESS = PREFIX + "progress"
+def progress_key(partition: int) -> str:
+    """Of the input partitions numbered `partition` (one per input topic), the offset up to
+    which every message is saved or dead-lettered: hash "topic/partition" -> offset
+    (streams/offsets.py). In the slot of the partition's outbox index, one key per partition,
+    so that no write of it goes to one node for every partition."""
+    return f"{PREFIX}progress:{{p{partition}}}"
+
+
+PROGRESS_PATTERN = PREFIX + "progress:*"  # every progress key (see progress_key)
 
 
 def input_label(topic: str, partition: int) -> str:
@@ -73,8 +79,25 @@ def input_label(topic: str, partition: int) -> str:
     return f"{topic}/{partition}"
 
 
-ALERT_INDEX = PREFIX + "alert-index"  # hash alert_id -> person_id
-ALERT_ORDER = PREFIX + "alert-order"  # sorted set alert_id by first detection time
+# Every alert, in ALERT_SHARDS pairs of keys chosen by the alert id (each pair its own slot,
+# spread over a cluster's nodes): a hash alert_id -> person_id (where the alert is stored) and
+# a sorted set of alert ids by first detection time (what an auditor or the city lists).
+ALERT_SHARDS = 64
+
+
+def alert_shard(alert_id: str) -> int:
+    return zlib.crc32(alert_id.encode()) % ALERT_SHARDS
+
+
+def alert_index_key(shard: int) -> str:
+    return f"{PREFIX}alert-index:{{a{shard}}}"
+
+
+def alert_order_key(shard: int) -> str:
+    return f"{PREFIX}alert-order:{{a{shard}}}"
+
+
+ALERT_ORDER_KEYS = tuple(alert_order_key(s) for s in range(ALERT_SHARDS))
 LAST_SCAN = PREFIX + "scan:last"  # the date the daily scan last ran for
 # hash delivery id -> JSON {"feed", "payment", "seen"}: deliveries with people pending
 # evaluation, and when the worker last saw one of their facts (an abandoned one is ended)
@@ -137,7 +160,9 @@ def outbox_index_key(partition: int) -> str:
 
 # --- the inbox ------------------------------------------------------------------------------
 # stream of every alert change as the worker saved it (field "alert": the alert's JSON): the
-# inbox's push (resumable by stream id, Last-Event-ID) and the webhooks read it
+# inbox's push (resumable by stream id, Last-Event-ID) and the webhooks read it. One key on
+# purpose: the push and the webhooks need one order and one cursor, and it is written once per
+# alert change, not per input message (docs/scaling.md, "Limits").
 ALERT_EVENTS = PREFIX + "alert-events"
 REVOKED_TOKENS = PREFIX + "tokens:revoked"  # set of token ids (jti) revoked before expiry
 

@@ -86,11 +86,15 @@ def outstanding(settings: Settings) -> Outstanding:
 
 def saved(client: redis.Redis) -> dict[tuple[str, int], int]:
     """Of each worker input partition, the offset up to which the store has every message."""
-    raw = cast(dict[bytes, bytes], client.hgetall(names.PROGRESS))
+    keys = sorted(client.scan_iter(match=names.PROGRESS_PATTERN, count=1000, _type="hash"))
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.hgetall(key)
     done: dict[tuple[str, int], int] = {}
-    for label, offset in raw.items():
-        topic, _, partition = label.decode().rpartition("/")
-        done[(topic, int(partition))] = int(offset)
+    for raw in cast(list[dict[bytes, bytes]], pipe.execute() if keys else []):
+        for label, offset in raw.items():
+            topic, _, partition = label.decode().rpartition("/")
+            done[(topic, int(partition))] = int(offset)
     return done
 
 

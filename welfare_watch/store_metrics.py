@@ -5,7 +5,7 @@ these are read from the store by one process, the web app, whenever Prometheus s
 
 The keys read (welfare_watch/names.py), all read-only:
 - `queue_key("*")`, by SCAN: each queue's sorted set of open alert ids;
-- ALERT_INDEX: hash alert id -> person id;
+- the alert index (names.alert_index_key): alert id -> person id;
 - each person's `names.PERSON_ALERTS` field (streams/people.py): JSON {alert id: alert}, of
   which only `severity`, `district_code`, `status`, `detected_at` and `due_by` are used;
 - FEED_DELIVERED: sorted set feed -> when its latest delivery was completed (epoch seconds).
@@ -25,6 +25,7 @@ import redis
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from alerts import index as alert_index
 from alerts.model import OPEN_STATUSES
 from streams.people import fields as person_fields
 from welfare_watch import names
@@ -117,8 +118,11 @@ def read_open_alerts(
     ids = sorted(set(ids))
     person_of: dict[str, str] = {}
     for chunk in _chunks(ids):
-        found = cast(list[bytes | None], client.hmget(names.ALERT_INDEX, chunk))
-        person_of.update((i, p.decode()) for i, p in zip(chunk, found, strict=True) if p)
+        asked = alert_index.groups(chunk)
+        pipe = client.pipeline(transaction=False)
+        for key, wanted_ids in asked:
+            pipe.hmget(key, wanted_ids)
+        person_of.update(alert_index.owners(asked, pipe.execute()))
     wanted = set(person_of)
     out: list[OpenAlert] = []
     for chunk in _chunks(sorted(set(person_of.values()))):

@@ -26,7 +26,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
 
 import pytest
 import redis
@@ -396,9 +395,8 @@ def _progress(client: redis.Redis, what: str) -> int:
     """People with facts stored, or alert changes saved (one event each)."""
     try:
         if what == "facts":  # fact messages saved (end markers too): the partitions' progress
-            done = cast(dict[bytes, bytes], client.hgetall(names.PROGRESS))
-            facts = [int(v) + 1 for k, v in done.items() if k.startswith(names.FACTS.encode())]
-            return sum(facts)
+            done = progress.saved(client)
+            return sum(offset + 1 for (topic, _), offset in done.items() if topic == names.FACTS)
         return int(client.xlen(names.ALERT_EVENTS))
     except redis.RedisError:
         return -1

@@ -164,8 +164,8 @@ def test_who_may_reassign_an_alert_to_which_queue(
     [
         (CW, [names.queue_alerts_key("cw-210105-01")]),
         (SUP, [names.district_alerts_key("210105")]),
-        (CITY, [names.ALERT_ORDER]),
-        (AUDITOR, [names.ALERT_ORDER]),
+        (CITY, list(names.ALERT_ORDER_KEYS)),
+        (AUDITOR, list(names.ALERT_ORDER_KEYS)),
         (DEPT, []),
         (claims("supervisor", "210199"), []),
         (claims("caseworker", "supervisor-210105"), []),
