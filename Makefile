@@ -30,13 +30,13 @@ lint: $(VENV)/.installed
 CLUSTER_TESTS = tests/integration/test_samples.py tests/integration/test_restart.py \
 	tests/integration/test_inbox_api.py tests/integration/test_scale_out.py
 test: setup lint
-	@$(VENV)/bin/pytest -q; rc=$$?; \
+	@$(VENV)/bin/pytest -q --durations=25; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; \
 	if [ $$rc -ne 0 ]; then exit $$rc; fi; \
 	echo "make test: again on Redis Cluster"; \
 	WW_TEST_REDIS_CLUSTER=1 WW_TEST_KAFKA=127.0.0.1:29192 \
 	WW_TEST_REDIS=redis://127.0.0.1:27379/0 WW_TEST_DATA_DIR=$(CURDIR)/.data/test-cluster \
-	$(VENV)/bin/pytest -q $(CLUSTER_TESTS)
+	$(VENV)/bin/pytest -q --durations=10 $(CLUSTER_TESTS)
 
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -q tests/unit

@@ -13,6 +13,7 @@ from typing import cast
 import redis
 
 from welfare_watch import names
+from welfare_watch.packing import unpack
 
 _CHUNK = 1000  # people per round trip
 
@@ -36,13 +37,14 @@ def roster_people(client: redis.Redis) -> Iterator[str]:
 
 
 def fields(client: redis.Redis, person_ids: Sequence[str], field: str) -> list[bytes | None]:
-    """One field (names.PERSON_*) of each person's state, raw, None where there is none."""
+    """One field (names.PERSON_*) of each person's state, its JSON (unpacked), None where there
+    is none."""
     found: list[bytes | None] = []
     for start in range(0, len(person_ids), _CHUNK):
         pipe = client.pipeline(transaction=False)
         for pid in person_ids[start : start + _CHUNK]:
             pipe.hget(names.person_key(pid), field)
-        found.extend(cast(list[bytes | None], pipe.execute()))
+        found.extend(unpack(r) if r else r for r in cast(list[bytes | None], pipe.execute()))
     return found
 
 

@@ -20,6 +20,7 @@ from streams import outbox
 from streams.state import PersonState
 from welfare_watch import names
 from welfare_watch.models import Enrollment, Fact
+from welfare_watch.packing import pack, unpack
 
 _ENROLLMENTS = TypeAdapter(list[Enrollment])
 _FACTS = TypeAdapter(dict[str, Fact])
@@ -31,15 +32,16 @@ ALERT_EVENTS_KEPT = 100_000
 
 
 def encode_enrollments(enrollments: Iterable[Enrollment]) -> bytes:
-    return _ENROLLMENTS.dump_json(list(enrollments))
+    return pack(_ENROLLMENTS.dump_json(list(enrollments)))
 
 
 def decode_alerts(raw: bytes | None) -> dict[str, Alert]:
-    return _ALERTS.validate_json(raw) if raw else {}
+    """A person's alerts field, as stored (welfare_watch.packing), or {} when absent."""
+    return _ALERTS.validate_json(unpack(raw)) if raw else {}
 
 
 def encode_alerts(alerts: Mapping[str, Alert]) -> bytes:
-    return _ALERTS.dump_json(dict(alerts))
+    return pack(_ALERTS.dump_json(dict(alerts)))
 
 
 @dataclass
@@ -142,8 +144,8 @@ class PersonStore:
         for pid, (enrollments, facts, alerts, offsets, version) in zip(ids, rows, strict=True):
             loaded.states[pid] = PersonState(
                 pid,
-                tuple(_ENROLLMENTS.validate_json(enrollments)) if enrollments else (),
-                _FACTS.validate_json(facts) if facts else {},
+                tuple(_ENROLLMENTS.validate_json(unpack(enrollments))) if enrollments else (),
+                _FACTS.validate_json(unpack(facts)) if facts else {},
             )
             loaded.alerts[pid] = decode_alerts(alerts)
             if offsets:
@@ -338,7 +340,7 @@ def _person_fields(changes: Changes) -> dict[str, dict[FieldT, EncodableT]]:
         if state.enrollments:
             fields[pid][names.PERSON_ENROLLMENTS] = encode_enrollments(state.enrollments)
     for pid, state in changes.facts.items():
-        fields.setdefault(pid, {})[names.PERSON_FACTS] = _FACTS.dump_json(dict(state.facts))
+        fields.setdefault(pid, {})[names.PERSON_FACTS] = pack(_FACTS.dump_json(dict(state.facts)))
     for pid, offsets in changes.offsets.items():  # with the state they cover
         fields.setdefault(pid, {})[names.PERSON_OFFSETS] = _OFFSETS.dump_json(offsets)
     return fields

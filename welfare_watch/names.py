@@ -33,8 +33,9 @@ PREFIX = "ww:"
 
 
 def person_key(person_id: str) -> str:
-    """One person's state: a hash of the PERSON_* fields, each JSON. The braces make it its
-    own hash slot: one person is one slot on Redis Cluster, and one save one small write."""
+    """One person's state: a hash of the PERSON_* fields, each JSON (the long ones compressed:
+    welfare_watch.packing). The braces make it its own hash slot: one person is one slot on
+    Redis Cluster, and one save one small write."""
     return f"{PREFIX}person:{{{person_id}}}"
 
 
