@@ -466,10 +466,16 @@ class BatchProcessor:
     def _count(
         self, decoded: Sequence[Decoded], alerts: Sequence[Alert], rejected: Sequence[Rejected]
     ) -> None:
-        for item in decoded:
+        per_feed: Counter[str] = Counter()
+        latest: dict[str, dt.datetime] = {}
+        for item in decoded:  # one metric update per feed, not per fact
             if isinstance(item, Fact):
-                self._metrics.facts_processed.labels(item.feed).inc()
-                self._metrics.last_record.labels(item.feed).set(item.received_at.timestamp())
+                per_feed[item.feed] += 1
+                if item.feed not in latest or latest[item.feed] < item.received_at:
+                    latest[item.feed] = item.received_at
+        for feed, count in per_feed.items():
+            self._metrics.facts_processed.labels(feed).inc(count)
+            self._metrics.last_record.labels(feed).set(latest[feed].timestamp())
         for alert in alerts:
             if alert.version == 1:
                 self._metrics.alerts.labels(alert.type, alert.severity).inc()

@@ -20,7 +20,7 @@ class PersonState:
     # The other people in this person's households, by household id (rule 13 needs them).
     co_members: Mapping[str, tuple[PersonState, ...]] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def active_enrollments(self) -> tuple[Enrollment, ...]:
         return tuple(e for e in self.enrollments if e.active)
 
