@@ -195,6 +195,10 @@ def _trigger(item: Fact | RosterChange | SnapshotEntry | Recheck) -> Trigger:
 
 
 _MAX_HOUSEHOLD_HOPS = 4  # person -> households -> members -> their households ...
+# A delivery's people in one partition, evaluated at its end marker, at most this many at once:
+# more are evaluated and saved a chunk at a time first (BatchProcessor._evaluate_ahead), so
+# that a department's file of a million rows needs no more memory than one of ten thousand.
+EVALUATE_AT_ONCE = 5000
 
 
 @dataclass
@@ -247,6 +251,8 @@ class BatchProcessor:
                 text, reason = _text(message.value), _reason(exc)
                 rejected.append(Rejected.of(message.topic, text, reason, message.source))
         people = [i.person_id for i in decoded if not isinstance(i, DeliveryEnd)]
+        for end in (i for i in decoded if isinstance(i, DeliveryEnd)):
+            await self._evaluate_ahead(end, set(people), now)
         loaded = await self._store.load(list(dict.fromkeys(people)))
         changes = Changes(seen_at=now.timestamp())
         decoded = _not_yet_saved(decoded, read_from, loaded, changes)
@@ -265,6 +271,14 @@ class BatchProcessor:
         # save (a replayed batch may reject a message again).
         if rejected:
             await self._publisher.publish([], rejected)
+        await self._write(work, loaded, changes, changed_alerts)
+        self._count(decoded, changed_alerts, rejected)
+        return changed_alerts
+
+    async def _write(
+        self, work: _Work, loaded: Loaded, changes: Changes, changed_alerts: list[Alert]
+    ) -> None:
+        """Re-checks for other workers' people, the audit entries, then the save."""
         elsewhere = [Recheck(pid, trigger) for pid, trigger in sorted(work.elsewhere.items())]
         if elsewhere:  # before the save too: a crash right after it would lose them
             await self._publisher.recheck(elsewhere)
@@ -276,8 +290,27 @@ class BatchProcessor:
             await self._store.save(changes, loaded)
         if elsewhere:  # and after it, so that their owner sees this batch's people saved
             await self._publisher.recheck(elsewhere)
-        self._count(decoded, changed_alerts, rejected)
-        return changed_alerts
+
+    async def _evaluate_ahead(self, end: DeliveryEnd, in_batch: set[str], now: dt.datetime) -> None:
+        """When more than EVALUATE_AT_ONCE of a delivery's people wait in this partition,
+        evaluate all but the last EVALUATE_AT_ONCE of them now, a chunk at a time, each chunk
+        saved and taken off the pending set; the batch then evaluates the rest, as for a
+        small delivery. People with messages in this batch wait for it (their state is not
+        whole before it is applied). A crash between chunks leaves the rest pending: the end
+        marker, read again, goes on from there."""
+        key = (end.delivery, end.partition)
+        waiting = sorted(await self._store.pending(*key) - in_batch)
+        ahead = waiting[: max(0, len(waiting) - EVALUATE_AT_ONCE)]
+        trigger = _end_trigger(end)
+        for start in range(0, len(ahead), EVALUATE_AT_ONCE):
+            chunk = ahead[start : start + EVALUATE_AT_ONCE]
+            loaded = await self._store.load(chunk)
+            work = _Work({pid: trigger for pid in chunk}, {}, {end.partition}, set(chunk))
+            changes = Changes(seen_at=now.timestamp(), evaluated={key: set(chunk)})
+            await self._add_households(work, loaded, changes)
+            changed_alerts = await self._evaluate(work, loaded, changes, now)
+            await self._write(work, loaded, changes, changed_alerts)
+            self._count((), changed_alerts, ())
 
     def _apply(
         self,
@@ -341,9 +374,7 @@ class BatchProcessor:
                     changes.feeds_delivered.get(end.feed, 0), at
                 )
             loaded.add(await self._store.load(sorted(people - loaded.states.keys())))
-            trigger: Trigger = "payment" if end.payment else "event"
-            if end.feed == SNAPSHOT_FEED:
-                trigger = "enrollment"
+            trigger = _end_trigger(end)
             for pid in people:
                 work.triggers.setdefault(pid, trigger)
             work.changed |= people
@@ -486,6 +517,13 @@ class BatchProcessor:
                 self._metrics.alert_changes.labels(alert.history[-1].action).inc()
         for reject in rejected:
             self._metrics.worker_rejected.labels(reject.topic).inc()
+
+
+def _end_trigger(end: DeliveryEnd) -> Trigger:
+    """Why the people of a delivery are evaluated at its end marker."""
+    if end.feed == SNAPSHOT_FEED:
+        return "enrollment"
+    return "payment" if end.payment else "event"
 
 
 def _enrolled_in(state: PersonState, household: str) -> bool:

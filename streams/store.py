@@ -79,12 +79,15 @@ class Changes:
     # people whose messages an earlier save already has: an attempt that saved them may have
     # died before marking their outbox again (see save), so they are marked again
     remark: set[str] = field(default_factory=set)
+    # pending sets' people evaluated ahead of their end marker (a large delivery, a chunk at a
+    # time): taken off their set once saved
+    evaluated: dict[tuple[str, int], set[str]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(
             self.roster or self.facts or self.households or self.alerts or self.pending
             or self.delivered or self.feeds_delivered or self.outcomes or self.offsets
-            or self.progress or self.remark
+            or self.progress or self.remark or self.evaluated
         )  # fmt: skip
 
 
@@ -253,6 +256,8 @@ class PersonStore:
         if fenced:
             await after.execute()
             raise Fenced(len(fenced))
+        for (delivery, partition), evaluated in changes.evaluated.items():
+            after.srem(names.pending_key(delivery, partition), *sorted(evaluated))
         for delivery, partition in changes.delivered:
             after.delete(names.pending_key(delivery, partition))
             after.hdel(names.PENDING_DELIVERIES, pending_field(delivery, partition))
