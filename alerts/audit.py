@@ -284,7 +284,7 @@ class SyncAuditLog:
             ]
             for future in sent:
                 future.get(timeout=30)
-        except KafkaError as exc:
+        except (KafkaError, kafka.NotDelivered) as exc:
             log.error("audit entries of chain %s were not published to Kafka", chain)
             raise AuditError(
                 f"cannot publish to the Kafka topic {names.AUDIT!r} at {self._bootstrap}: "

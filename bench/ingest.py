@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
+import json
 import os
 import re
 import subprocess
@@ -65,9 +67,24 @@ def main() -> None:
         sys.exit(done.stderr[-2000:])
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
     print(done.stdout.strip())
+    if args.way == "filedrop":
+        print(_from_report(folder / "data" / "inbox" / "vehicles" / "done"))
     print(f"{args.rows:,} rows ({size:.0f} MiB) via {args.way}: {seconds:.1f}s, "
           f"{args.rows / seconds:,.0f} records/s, peak RSS "
           f"{int(peak.group(1)) / 1024 if peak else float('nan'):.0f} MiB")  # fmt: skip
+
+
+def _from_report(done: Path) -> str:
+    """The connector's own time for the file: from taking it (the report's received_at) to
+    its report written, without the wait for the file to be stable or the process's start."""
+    (report,) = done.glob("*.report.json")
+    body = json.loads(report.read_text(encoding="utf-8"))
+    taken = dt.datetime.fromisoformat(body["received_at"]).timestamp()
+    seconds = report.stat().st_mtime - taken
+    return (
+        f"connector: {body['received']:,} records in {seconds:.1f}s from taking the file to its "
+        f"report, {body['received'] / seconds:,.0f} records/s"
+    )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,14 @@ EARLIEST_YEAR = 1880
 def parse_date(raw: str, column: str = "date") -> dt.date:
     """A calendar date; BadValue names the column and the value when it is not one."""
     text = raw.strip()
+    if _is_iso(text):  # the usual form, read without the pattern (the same date if real)
+        try:
+            value = dt.date.fromisoformat(text)
+        except ValueError:
+            pass  # not a real date: the pattern's way says so
+        else:
+            if value.year >= EARLIEST_YEAR:
+                return value
     match = _DATE_RE.fullmatch(text)
     if match is None:
         raise BadValue(f"{column} {text!r} is not a date (expected {DATE_FORMS})")
@@ -56,6 +64,18 @@ def parse_month(raw: str, column: str = "month") -> dt.date:
     if year < EARLIEST_YEAR:
         raise BadValue(f"{column} {text!r} is not a plausible month")
     return dt.date(year, month, 1)
+
+
+def _is_iso(text: str) -> bool:
+    """YYYY-MM-DD in ASCII digits, which _DATE_RE reads as the same year, month and day."""
+    return (
+        len(text) == 10
+        and text[4] == text[7] == "-"
+        and text.isascii()
+        and text[:4].isdigit()
+        and text[5:7].isdigit()
+        and text[8:].isdigit()
+    )
 
 
 def _date(match: re.Match[str], text: str, column: str) -> dt.date:

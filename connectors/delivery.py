@@ -17,7 +17,6 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from welfare_watch import kafka, names
 
@@ -72,12 +71,17 @@ def marker(delivery: str, payment: bool, feed: str, *, abandoned: bool = False) 
 
 
 def end_delivery(
-    producer: Any, bootstrap: str, delivery: str, payment: bool, feed: str, topic: str = names.FACTS
+    producer: kafka.Producer,
+    bootstrap: str,
+    delivery: str,
+    payment: bool,
+    feed: str,
+    topic: str = names.FACTS,
 ) -> None:
     """Mark the end of a delivery on every partition of `topic` (a roster snapshot's is
-    roster.changes), after everything before it is on Kafka."""
+    roster.changes), after everything before it is on Kafka (`bootstrap`, the producer's)."""
     producer.flush()
     value = marker(delivery, payment, feed)
-    for partition in kafka.partitions(bootstrap, topic):
+    for partition in producer.partitions(topic):
         producer.send(topic, value=value, partition=partition)
     producer.flush()

@@ -6,7 +6,7 @@ import codecs
 import tomllib
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -21,6 +21,9 @@ from pydantic import (
 from welfare_watch.errors import ConfigError
 from welfare_watch.models import FactKind
 from welfare_watch.settings import CONFIG_DIR, load_policy
+
+if TYPE_CHECKING:
+    from connectors.records import FeedReader
 
 FEEDS_FILE = CONFIG_DIR / "feeds.toml"
 
@@ -132,6 +135,13 @@ class FeedSpec(_Strict):
     @cached_property
     def required_columns(self) -> tuple[str, ...]:
         return tuple(col for col, specs in self.columns.items() if any(s.required for s in specs))
+
+    @cached_property
+    def reader(self) -> FeedReader:
+        """Its records to Facts, with each column's readers chosen once."""
+        from connectors.records import FeedReader  # reading needs the spec, not the other way
+
+        return FeedReader(self)
 
     @cached_property
     def has_serial(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from connectors.dates import parse_date, parse_datetime, parse_month
@@ -30,36 +31,51 @@ def is_empty(spec: FieldSpec, text: str) -> bool:
 
 def read_date(spec: FieldSpec, column: str, text: str) -> dt.date:
     """The value of a date, datetime or month column as a date (for Fact.event_date)."""
-    if spec.type == "datetime":
-        return parse_datetime(text, column).date()
-    if spec.type == "month":
-        return parse_month(text, column)
-    return parse_date(text, column)
+    return date_reader(spec, column)(text)
 
 
 def read_text(spec: FieldSpec, column: str, text: str, today: dt.date) -> str:
     """The value in canonical text form, as stored in Fact.attrs."""
+    return text_reader(spec, column)(text, today)
+
+
+DateReader = Callable[[str], dt.date]
+TextReader = Callable[[str, dt.date], str]
+
+
+def date_reader(spec: FieldSpec, column: str) -> DateReader:
+    """`read_date` for one column, chosen once: a feed's reader applies it to every record."""
+    if spec.type == "datetime":
+        return lambda text: parse_datetime(text, column).date()
+    if spec.type == "month":
+        return lambda text: parse_month(text, column)
+    return lambda text: parse_date(text, column)
+
+
+def text_reader(spec: FieldSpec, column: str) -> TextReader:
+    """`read_text` for one column, chosen once: a feed's reader applies it to every record
+    (`today` is the delivery's: an ID number's birth date may not be after it)."""
     match spec.type:
         case "id":
-            return check_id(text, label=column, today=today)
+            return lambda text, today: check_id(text, label=column, today=today)
         case "name":
-            return clean_name(text)
+            return lambda text, today: clean_name(text)
         case "date":
-            return parse_date(text, column).isoformat()
+            return lambda text, today: parse_date(text, column).isoformat()
         case "datetime":
-            return parse_datetime(text, column).isoformat()
+            return lambda text, today: parse_datetime(text, column).isoformat()
         case "month":
-            return parse_month(text, column).strftime("%Y-%m")
+            return lambda text, today: parse_month(text, column).strftime("%Y-%m")
         case "decimal":
-            return decimal_text(parse_decimal(text, column))
+            return lambda text, today: decimal_text(parse_decimal(text, column))
         case "region":
-            return parse_region(text, column)
+            return lambda text, today: parse_region(text, column)
         case "word":
-            return read_word(spec, column, text)
+            return lambda text, today: read_word(spec, column, text)
         case "program":
-            return read_program(spec, column, text)
+            return lambda text, today: read_program(spec, column, text)
         case _:
-            return text
+            return lambda text, today: text
 
 
 def clean_name(text: str) -> str:

@@ -3,7 +3,7 @@
 A file is taken only once it is complete. Writers should write under a temporary name
 (`.x.csv`, `x.csv.tmp`, `.part`, `.partial`, `.swp` are never touched) and rename the file into
 place; any other file is taken once its size and modification time have stayed the same for
-`connectors.stable_seconds`. Each taken file is one delivery: streamed through `parse_feed`
+`connectors.stable_seconds`. Each taken file is one delivery: streamed through `read_feed`
 into one DeliverySink, then moved to `done/` — or to `failed/` when it is not a table of its
 feed (binary, wrong header), and then nothing of it is sent — with a `.report.json` beside it.
 
@@ -29,11 +29,10 @@ from kafka.errors import KafkaError
 
 from connectors.errors import NotATable
 from connectors.feedspec import FeedSpec
-from connectors.parse import Rejection, parse_feed
+from connectors.parse import Record, Rejection, read_feed
 from connectors.reports import FileReport, RejectionLog, Status, archive_name, write_report
 from connectors.sink import DeliveryResult, sink_for
 from welfare_watch.errors import WelfareWatchError
-from welfare_watch.models import Fact
 from welfare_watch.settings import Settings
 
 log = logging.getLogger("welfare_watch.connectors.filedrop")
@@ -204,9 +203,9 @@ class FileDrop:
 
 def _records(
     spec: FeedSpec, path: Path, received_at: dt.datetime, source: str
-) -> Generator[Fact | Rejection, None, None]:
-    """parse_feed as a generator that can be closed: the file is closed on any error."""
-    yield from parse_feed(spec, path, received_at, source)
+) -> Generator[Record | Rejection, None, None]:
+    """read_feed as a generator that can be closed: the file is closed on any error."""
+    yield from read_feed(spec, path, received_at, source)
 
 
 def _archive(

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from connectors.feedspec import FeedSpec
-from connectors.parse import parse_feed
+from connectors.parse import read_feed
 from connectors.sink import DeliveryResult, sink_for
 from welfare_watch.errors import WelfareWatchError
 from welfare_watch.settings import Settings
@@ -27,7 +27,7 @@ def ingest_file(
     if not path.is_file():
         raise WelfareWatchError(f"no such file: {path}")
     with sink_for(settings, spec, f"file:{path.name}") as sink:
-        for item in parse_feed(spec, path, sink.received_at, sink.result.source):
+        for item in read_feed(spec, path, sink.received_at, sink.result.source):
             sink.send(item)
             if sink.result.received % 1000 == 0:
                 progress(1000)

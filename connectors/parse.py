@@ -11,25 +11,27 @@ from typing import BinaryIO
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from connectors.errors import BadRecord, BadValue
-from connectors.feedspec import EVENT_DATE, NAME, PERSON_ID, RECORD_ID, FeedSpec, FieldSpec
-from connectors.fields import cell, is_empty, read_date, read_text
+from connectors.errors import BadRecord
+from connectors.feedspec import FeedSpec
+from connectors.fields import cell
+from connectors.records import RECORD_HASH_CHARS, FeedReader, Origin, Record, record_hash
 from connectors.tables import Format, RawRecord, read_records
 from welfare_watch.models import Fact
 
 __all__ = [
+    "FeedReader",
     "Format",
     "RawRecord",
+    "Record",
     "Rejection",
     "normalise",
     "parse_feed",
     "parse_message",
+    "read_feed",
     "read_records",
     "record_hash",
     "rejection_id",
 ]
-
-RECORD_HASH_CHARS = 20
 
 
 class Rejection(BaseModel):
@@ -66,6 +68,45 @@ def rejection_id(feed: str | None, record: Mapping[str, str]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:RECORD_HASH_CHARS]
 
 
+def read_feed(
+    spec: FeedSpec,
+    data: Path | BinaryIO,
+    received_at: dt.datetime,
+    source: str = "",
+    *,
+    fmt: Format | None = None,
+) -> Iterator[Record | Rejection]:
+    """Every record of a file or body as a Record or a Rejection, in order, streamed: what a
+    connector sends (connectors.sink), with no Fact built per record.
+
+    Raises NotATable before yielding anything when the content is not a table of this feed.
+    `source` defaults to the file name.
+    """
+    name = data.name if isinstance(data, Path) else source
+    reader = spec.reader
+    origin = reader.origin(received_at, source or name)
+    records = read_records(
+        data,
+        required=spec.required_columns,
+        table=spec.name,
+        fmt=fmt,
+        encoding=spec.encoding,
+        delimiter=spec.delimiter,
+        name=name,
+    )
+    for raw in records:
+        reason = raw.problem
+        if not reason:
+            try:
+                record = reader.record(raw.row, origin)
+            except BadRecord as exc:
+                reason = exc.reason
+            else:
+                yield record
+                continue
+        yield _rejection(spec, raw, reason, origin)
+
+
 def parse_feed(
     spec: FeedSpec,
     data: Path | BinaryIO,
@@ -79,19 +120,8 @@ def parse_feed(
     Raises NotATable before yielding anything when the content is not a table of this feed.
     `source` defaults to the file name.
     """
-    name = data.name if isinstance(data, Path) else source
-    source = source or name
-    records = read_records(
-        data,
-        required=spec.required_columns,
-        table=spec.name,
-        fmt=fmt,
-        encoding=spec.encoding,
-        delimiter=spec.delimiter,
-        name=name,
-    )
-    for record in records:
-        yield _fact_or_rejection(spec, record, received_at, source)
+    for item in read_feed(spec, data, received_at, source, fmt=fmt):
+        yield item.fact() if isinstance(item, Record) else item
 
 
 def parse_message(
@@ -113,25 +143,21 @@ def parse_message(
             received_at=received_at,
         )
     row = {str(key): cell(val) or "" for key, val in value.items()}
-    return _fact_or_rejection(spec, RawRecord(0, row), received_at, source)
+    origin = spec.reader.origin(received_at, source)
+    try:
+        return spec.reader.record(row, origin).fact()
+    except BadRecord as exc:
+        return _rejection(spec, RawRecord(0, row), exc.reason, origin)
 
 
-def _fact_or_rejection(
-    spec: FeedSpec, record: RawRecord, received_at: dt.datetime, source: str
-) -> Fact | Rejection:
-    reason = record.problem
-    if not reason:
-        try:
-            return normalise(spec, record.row, received_at, source)
-        except BadRecord as exc:
-            reason = exc.reason
+def _rejection(spec: FeedSpec, raw: RawRecord, reason: str, origin: Origin) -> Rejection:
     return Rejection(
         feed=spec.name,
-        source=source,
-        line=record.line or None,
-        record=record.row,
+        source=origin.source,
+        line=raw.line or None,
+        record=raw.row,
         reason=reason,
-        received_at=received_at,
+        received_at=origin.received_at,
     )
 
 
@@ -139,73 +165,4 @@ def normalise(
     spec: FeedSpec, row: Mapping[str, object], received_at: dt.datetime, source: str = ""
 ) -> Fact:
     """One record as a Fact; BadRecord lists every problem, each naming its column."""
-    today = received_at.date()
-    values: dict[str, str] = {}
-    event_date: dt.date | None = None
-    problems: list[str] = []
-    missing = [c for c in spec.required_columns if cell(row.get(c)) is None]
-    if missing:
-        problems.append(f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
-    for column, fields in spec.columns.items():
-        raw = cell(row.get(column))
-        if raw is None:
-            continue
-        try:
-            for field in fields:
-                if field.field == EVENT_DATE:
-                    event_date = _event_date(field, column, raw)
-                else:
-                    _read_into(values, field, column, raw, today)
-        except BadValue as exc:
-            problems.append(exc.reason)
-    if problems:
-        raise BadRecord("; ".join(problems))
-    person_id = values.pop(PERSON_ID)
-    name = values.pop(NAME, "")
-    record_id = values.pop(RECORD_ID, "")
-    attrs = {**spec.attrs, **values}
-    return Fact(
-        feed=spec.name,
-        kind=spec.fact,
-        record_id=record_id or record_hash(person_id, name, event_date, attrs),
-        person_id=person_id,
-        name=name,
-        event_date=event_date,
-        attrs=attrs,
-        received_at=received_at,
-        source=source,
-    )
-
-
-def _event_date(field: FieldSpec, column: str, raw: str) -> dt.date | None:
-    text = raw.strip()
-    if is_empty(field, text):
-        if field.required:
-            raise BadValue(f"{column} is empty")
-        return None
-    return read_date(field, column, text)
-
-
-def _read_into(
-    values: dict[str, str], field: FieldSpec, column: str, raw: str, today: dt.date
-) -> None:
-    text = raw.strip()
-    if is_empty(field, text):
-        if field.required:
-            raise BadValue(f"{column} is empty")
-        return
-    values[field.field] = read_text(field, column, text, today)
-
-
-def record_hash(
-    person_id: str, name: str, event_date: dt.date | None, attrs: Mapping[str, str]
-) -> str:
-    """A stable id for a record without a serial number: the same record, the same id."""
-    canonical = {
-        "person_id": person_id,
-        "name": name,
-        "event_date": event_date.isoformat() if event_date else None,
-        "attrs": dict(sorted(attrs.items())),
-    }
-    text = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:RECORD_HASH_CHARS]
+    return spec.reader.record(row, spec.reader.origin(received_at, source)).fact()

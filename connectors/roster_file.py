@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Collection, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO, get_args
+from typing import Any, BinaryIO, NamedTuple, get_args
+
+from pydantic_core import to_json
 
 from connectors.dates import parse_date
 from connectors.errors import BadRecord, BadValue
@@ -86,6 +89,53 @@ def enrollment_from_row(
     return Enrollment(**_checked(row, programs, districts, COLUMNS))
 
 
+class RosterRow(NamedTuple):
+    """A good roster row without its model: whose it is, and its columns as JSON."""
+
+    person_id: str
+    columns: str  # Enrollment(...) as a roster.changes message's `enrollments` carry it
+
+
+CHANGED_AT = {"changed_at"}  # not a column: a roster.changes message's time, or a snapshot's
+# The columns are Enrollment's fields in its order, so a row's JSON is made from the checked
+# values alone (the same bytes: tests/unit/test_roster_file.py); otherwise by the model.
+_AS_THE_MODEL = tuple(f for f in Enrollment.model_fields if f not in CHANGED_AT) == COLUMNS
+
+
+def _roster_row(values: dict[str, Any]) -> RosterRow:
+    if _AS_THE_MODEL:  # pydantic-core serialises these values as the model does
+        return RosterRow(values["person_id"], to_json(values).decode())
+    row = Enrollment(**values).model_dump(mode="json", exclude=CHANGED_AT)
+    return RosterRow(row["person_id"], json.dumps(row, ensure_ascii=False, separators=(",", ":")))
+
+
+def roster_rows(
+    data: Path | BinaryIO,
+    programs: Mapping[str, Program],
+    *,
+    districts: Collection[str] = (),
+    source: str = "",
+    fmt: Format | None = None,
+) -> Iterator[RosterRow | Rejection]:
+    """`parse_roster`, each good row as its JSON (what a `replace` message carries), checked
+    the same way: the roster load's way in, which needs no Enrollment per row."""
+    source = source or (data.name if isinstance(data, Path) else "")
+    records = read_records(data, required=REQUIRED_COLUMNS, table=FEED, fmt=fmt, name=source)
+    for record in records:
+        reason = record.problem
+        if not reason:
+            try:
+                row = _roster_row(_checked(record.row, programs, districts, COLUMNS))
+            except BadRecord as exc:
+                reason = exc.reason
+            else:
+                yield row
+                continue
+        yield Rejection(
+            feed=FEED, source=source, line=record.line, record=record.row, reason=reason
+        )
+
+
 def parse_roster_change(
     payload: bytes, programs: Mapping[str, Program], districts: Collection[str] = ()
 ) -> RosterChange | SnapshotEntry:
@@ -149,6 +199,7 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[str, str], str]:
     return reader
 
 
+@functools.lru_cache(maxsize=4096)  # a roster has few distinct amounts; errors are not kept
 def _amount(text: str, column: str) -> Decimal:
     return Decimal(decimal_text(parse_decimal(text or "0", column)))
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
 
 from connectors.delivery import end_delivery, new_delivery_id
 from connectors.feedspec import FeedSpec
-from connectors.parse import Rejection
+from connectors.parse import Record, Rejection
+from connectors.wire import FactEncoder
 from welfare_watch import kafka, names
 from welfare_watch.models import Fact
 from welfare_watch.settings import Settings
@@ -30,7 +30,7 @@ class DeliveryResult:
 
 
 def sink_for(
-    settings: Settings, spec: FeedSpec, source: str, producer: Any | None = None
+    settings: Settings, spec: FeedSpec, source: str, producer: kafka.Producer | None = None
 ) -> DeliverySink:
     """The sink for one delivery of a configured feed."""
     return DeliverySink(
@@ -52,13 +52,14 @@ class DeliverySink:
         source: str,
         *,
         payments: bool = False,
-        producer: Any | None = None,
+        producer: kafka.Producer | None = None,
     ) -> None:
         self.received_at = dt.datetime.now(dt.UTC)
         self.result = DeliveryResult(feed, source)
         self._payments = payments
         self._bootstrap = settings.env.kafka_bootstrap
         self._delivery = new_delivery_id()
+        self._facts = FactEncoder(self._delivery)
         self._own_producer = producer is None
         if producer is None:
             partitions = settings.policy.worker.partitions
@@ -67,11 +68,12 @@ class DeliverySink:
             producer = kafka.producer(self._bootstrap)
         self._producer = producer
 
-    def send(self, item: Fact | Rejection) -> None:
-        if isinstance(item, Fact):
-            fact = item.model_copy(update={"delivery": self._delivery})
-            value = fact.model_dump_json().encode()
-            self._producer.send(names.FACTS, key=item.person_id.encode(), value=value)
+    def send(self, item: Record | Fact | Rejection) -> None:
+        if isinstance(item, Record):  # the fact, tagged with this delivery
+            self._producer.send(names.FACTS, self._facts.record(item), item.person_id.encode())
+            self.result.accepted += 1
+        elif isinstance(item, Fact):
+            self._producer.send(names.FACTS, self._facts.fact(item), item.person_id.encode())
             self.result.accepted += 1
         else:
             self._producer.send(names.REJECTED, value=item.as_json(self.received_at))

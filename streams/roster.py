@@ -18,20 +18,20 @@ import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii as _json_text  # what json.dumps(str) returns
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from kafka.errors import KafkaError
 
 from alerts.model import Trigger
 from connectors.delivery import SNAPSHOT_FEED, end_delivery
-from connectors.roster_file import parse_roster
+from connectors.roster_file import RosterRow, roster_rows
 from streams.batch import Recheck
 from streams.external_sort import grouped, merge_diff, merged, spill
 from streams.people import roster_people
 from welfare_watch import kafka, names, redis_client
 from welfare_watch.errors import WelfareWatchError
-from welfare_watch.models import Enrollment
 from welfare_watch.settings import Settings
 
 _EXAMPLES = 20  # rejected rows whose line and reason the report keeps; the rest are counted
@@ -109,10 +109,10 @@ def _checked(
 ) -> Iterator[str]:
     """Each good row as `person_id<TAB>its roster columns as JSON`; bad ones counted."""
     policy = settings.policy
-    for row in parse_roster(path, policy.programs, districts=policy.city.districts):
-        if isinstance(row, Enrollment):
+    for row in roster_rows(path, policy.programs, districts=policy.city.districts):
+        if isinstance(row, RosterRow):
             result.accepted += 1
-            yield f"{row.person_id}\t{_row_json(row)}"
+            yield f"{row.person_id}\t{row.columns}"
         else:
             result.rejected += 1
             if len(result.examples) < _EXAMPLES:
@@ -120,12 +120,6 @@ def _checked(
         if (result.accepted + result.rejected) % _TICK == 0:
             progress.advance(_TICK)
     progress.advance((result.accepted + result.rejected) % _TICK)
-
-
-def _row_json(enrollment: Enrollment) -> str:
-    """The roster columns, as a roster.changes message's `enrollments` carry them."""
-    row = enrollment.model_dump(mode="json", exclude={"changed_at"})
-    return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
 
 
 def _publish(
@@ -138,11 +132,11 @@ def _publish(
     bootstrap = settings.env.kafka_bootstrap
     kafka.ensure_topics(bootstrap, names.WORKER_INPUTS, settings.policy.worker.partitions)
     producer = kafka.producer(bootstrap)
-    stamp = {"snapshot": result.snapshot, "snapshot_at": taken.isoformat()}
+    messages = SnapshotMessages(result.snapshot, taken)
     unreported = 0
     try:
         for pid, lines in people:
-            producer.send(names.ROSTER_CHANGES, key=pid.encode(), value=_message(pid, lines, stamp))
+            producer.send(names.ROSTER_CHANGES, messages.of(pid, lines), pid.encode())
             if lines is None:
                 result.removed += 1
                 continue
@@ -164,13 +158,25 @@ def _publish(
         producer.close()
 
 
-def _message(pid: str, lines: list[str] | None, stamp: dict[str, Any]) -> bytes:
-    if lines is None:
-        return json.dumps({"op": "remove", "person_id": pid, **stamp}).encode()
-    head = json.dumps({"op": "replace", "person_id": pid, **stamp})
-    # The rows are JSON already (spilled as such): spliced in rather than parsed again.
-    rows = ",".join(line.partition("\t")[2] for line in lines)
-    return f'{head[:-1]}, "enrollments": [{rows}]}}'.encode()
+class SnapshotMessages:
+    """A snapshot's `replace` and `remove` messages: `{"op": …, "person_id": …, "snapshot":
+    …, "snapshot_at": …[, "enrollments": [its rows]]}` as json.dumps writes that object, the
+    shared part written once. The rows are JSON already (spilled as such): spliced in rather
+    than parsed again."""
+
+    def __init__(self, snapshot: str, taken: dt.datetime) -> None:
+        stamp = json.dumps({"snapshot": snapshot, "snapshot_at": taken.isoformat()})
+        self._stamp = stamp[1:-1]
+
+    def of(self, pid: str, lines: list[str] | None) -> bytes:
+        """`lines` are the person's spilled rows (`person_id<TAB>JSON`); None: a remove."""
+        person = _json_text(pid)
+        if lines is None:
+            return f'{{"op": "remove", "person_id": {person}, {self._stamp}}}'.encode()
+        rows = ",".join(line.partition("\t")[2] for line in lines)
+        return (
+            f'{{"op": "replace", "person_id": {person}, {self._stamp}, "enrollments": [{rows}]}}'
+        ).encode()
 
 
 def request_recheck(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import re
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
@@ -27,6 +29,7 @@ from welfare_watch.models import Enrollment
 from welfare_watch.settings import Settings
 
 _CHUNK = 2000  # re-checks put on Kafka between two renewals of the scan's claim
+_PLAIN_ID = re.compile(r"[0-9]{17}[0-9X]")  # an ID number's characters need no JSON escape
 _TIMEOUT = 30.0  # seconds: a Redis that does not answer fails the turn; the next one retries
 
 # Renew the claim (KEYS[1]) for ARGV[2] ms if this worker (ARGV[1]) still holds it.
@@ -62,9 +65,10 @@ class ScanInterrupted(WelfareWatchError):
 
 
 class Producer(Protocol):
-    """What `send_rechecks` needs of a kafka-python producer."""
+    """What `send_rechecks` needs of a producer (welfare_watch.kafka.Producer): flush()
+    returns once the broker has every record sent before it, and raises when one failed."""
 
-    def send(self, topic: str, *, key: bytes, value: bytes) -> Any: ...
+    def send(self, topic: str, value: bytes, key: bytes) -> Any: ...
     def flush(self) -> None: ...
 
 
@@ -102,7 +106,8 @@ def queue_scan(
     )
     producer = kafka.producer(settings.env.kafka_bootstrap)
     try:
-        return send_rechecks(producer, person_ids, as_of, before_each_chunk)
+        rate = settings.policy.scan.queue_per_second
+        return send_rechecks(producer, person_ids, as_of, before_each_chunk, rate)
     finally:
         producer.close()
 
@@ -112,22 +117,44 @@ def send_rechecks(
     person_ids: Iterable[str],
     as_of: dt.date,
     before_each_chunk: Callable[[], None] = lambda: None,
+    per_second: int = 0,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """Send in chunks; after each, flush and check every send, so that a returned count means
-    the broker has them all. `before_each_chunk` may raise to stop (the claim is gone)."""
+    """Send in chunks; after each, flush, which raises if the broker did not take one of them,
+    so that a returned count means the broker has them all. `before_each_chunk` may raise to
+    stop (the claim is gone). With `per_second`, each chunk waits until its share of time has
+    passed since the first."""
     ids = sorted(person_ids)
+    message = ScanMessage(as_of)
+    started = time.monotonic()
     for start in range(0, len(ids), _CHUNK):
+        if per_second and (ahead := start / per_second - (time.monotonic() - started)) > 0:
+            sleep(ahead)
         before_each_chunk()
-        sent = [
-            producer.send(
-                names.RECHECK, key=pid.encode(), value=Recheck(pid, "scan", as_of).as_json()
-            )
-            for pid in ids[start : start + _CHUNK]
-        ]
+        for pid in ids[start : start + _CHUNK]:
+            producer.send(names.RECHECK, message.of(pid), pid.encode())
         producer.flush()
-        for future in sent:
-            future.get(timeout=_TIMEOUT)  # raises the error of a send that failed
     return len(ids)
+
+
+class ScanMessage:
+    """A scan re-check as Recheck(pid, "scan", as_of).as_json() writes it, made once and
+    filled in with each person's number (which JSON writes as it is)."""
+
+    _MARK = "000000000000000000"
+
+    def __init__(self, as_of: dt.date) -> None:
+        self._as_of = as_of
+        before, found, after = (
+            Recheck(self._MARK, "scan", as_of).as_json().partition(self._MARK.encode())
+        )
+        self._around = (before, after) if found and self._MARK.encode() not in after else None
+
+    def of(self, pid: str) -> bytes:
+        if self._around is None or _PLAIN_ID.fullmatch(pid) is None:
+            return Recheck(pid, "scan", self._as_of).as_json()
+        before, after = self._around
+        return before + pid.encode() + after
 
 
 def scan_due(last: dt.date | None, today: dt.date, now: dt.time, daily_at: dt.time) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -9,7 +10,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+import confluent_kafka
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import (
     CoordinatorNotAvailableError,
@@ -19,7 +21,7 @@ from kafka.errors import (
 )
 
 from welfare_watch import names, security
-from welfare_watch.errors import WelfareWatchError
+from welfare_watch.errors import ConfigError, WelfareWatchError
 
 _TIMEOUT_MS = 10_000
 
@@ -76,57 +78,174 @@ class NotDelivered(WelfareWatchError):
     a scan) did not go through and must be sent again (the worker ignores a fact it has)."""
 
 
-class _Producer(KafkaProducer):  # type: ignore[misc]
-    """A KafkaProducer whose flush() raises NotDelivered when a record sent before it failed.
-
-    KafkaProducer.flush() returns once every record has succeeded *or failed* (a broker down
-    longer than delivery_timeout_ms): a file report or an HTTP reply given after it must not
-    count records that were lost. Each record's failure is collected as it happens (before the
-    flush that waits on it returns) and reported by the next flush."""
-
-    def __init__(self, **configs: Any) -> None:
-        super().__init__(**configs)
-        self._lock = threading.Lock()
-        self._failures: list[BaseException] = []
-
-    def send(self, *args: Any, **kwargs: Any) -> Any:
-        future = super().send(*args, **kwargs)
-        future.add_errback(self._failed)
-        return future
-
-    def _failed(self, exc: BaseException) -> None:
-        with self._lock:
-            self._failures.append(exc)
-
-    def flush(self, timeout: float | None = None) -> None:
-        super().flush(timeout)
-        with self._lock:
-            failures, self._failures = self._failures, []
-        if failures:
-            raise NotDelivered(
-                f"Kafka did not acknowledge {len(failures)} record(s) "
-                f"({type(failures[0]).__name__}); nothing of this was accepted: send it again"
-            )
+# librdkafka's names for what security.kafka_options() says in kafka-python's.
+_RDKAFKA_SECURITY = {
+    "security_protocol": "security.protocol",
+    "sasl_mechanism": "sasl.mechanism",
+    "sasl_plain_username": "sasl.username",
+    "sasl_plain_password": "sasl.password",
+    "ssl_cafile": "ssl.ca.location",
+}
+_POLL_EVERY = 10_000  # sends between two looks at delivery reports (only failures make one)
+_QUEUE_FULL_WAIT = 0.05  # seconds to let the broker take records when the local queue is full
+# librdkafka logs through this logger (connection attempts, broker restarts), under the
+# client libraries' own name: the command line keeps them quiet, and so never a record.
+_LIBRDKAFKA_LOG = logging.getLogger("kafka.librdkafka")
 
 
-def producer(bootstrap: str) -> Any:
+def rdkafka_security(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The cluster's TLS/SASL settings (security.kafka_options) in librdkafka's words. TLS
+    without a CA file verifies the brokers against the system's CAs, as the other clients do."""
+    unknown = sorted(set(options) - set(_RDKAFKA_SECURITY))
+    if unknown:  # a setting added to security.py must not be dropped silently here
+        raise ConfigError(f"no librdkafka setting for {', '.join(unknown)}")
+    config = {_RDKAFKA_SECURITY[key]: value for key, value in options.items()}
+    if config.get("security.protocol") in ("SSL", "SASL_SSL"):
+        config.setdefault("ssl.ca.location", "probe")
+    return config
+
+
+def producer_config(bootstrap: str, options: Mapping[str, Any]) -> dict[str, Any]:
     """Every record acknowledged by all in-sync replicas (acks=all); idempotent, so the
     producer's own retries (a broker restart) neither duplicate nor reorder a partition; it
-    retries until delivery_timeout_ms (120 s), and flush() raises NotDelivered for a record
-    that still failed."""
-    try:
-        return _Producer(
-            bootstrap_servers=bootstrap,
-            client_id="welfare-watch",
-            **security.kafka_options(),
-            acks="all",
-            linger_ms=20,
-            batch_size=256 * 1024,
-            compression_type=None,
-            enable_idempotence=True,
+    retries for delivery.timeout.ms (120 s), then the record counts as failed. Keys go to the
+    partition the Java client (and kafka-python, and the worker's own arithmetic in
+    streams/outbox.py) gives them: murmur2, not librdkafka's default CRC32."""
+    return {
+        "bootstrap.servers": bootstrap,
+        "client.id": "welfare-watch",
+        "acks": "all",
+        "enable.idempotence": True,
+        "partitioner": "murmur2_random",
+        "linger.ms": 20,
+        "delivery.timeout.ms": 120_000,
+        "compression.type": "none",
+        "queue.buffering.max.kbytes": 16 * 1024,  # then send() waits: flat memory at any size
+        **rdkafka_security(options),
+    }
+
+
+class Sent:
+    """What `Producer.send` returns, for callers that wait on a record as they would on a
+    kafka-python future: get() waits for everything sent before it and raises NotDelivered
+    when a record failed (any of them: a caller treats what it sent as one whole)."""
+
+    def __init__(self, producer: Producer) -> None:
+        self._producer = producer
+
+    def get(self, timeout: float | None = None) -> None:
+        self._producer.flush(timeout)
+
+
+class Producer:
+    """The plain producer of the command line, the connectors and the web app's ingest
+    (confluent-kafka, i.e. librdkafka: sending costs the caller a microsecond or two, the
+    batching, checksums and network are librdkafka's own threads).
+
+    send() only queues a record. flush() returns once the broker has acknowledged everything
+    sent before it, and raises NotDelivered when any of it failed (a broker down longer than
+    the delivery timeout), so that a file report or an HTTP reply given after it never counts
+    records that were lost. Only failures make a delivery report."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self._lock = threading.Lock()
+        self._failed = 0  # records that failed since the last flush
+        self._first_failure = ""  # librdkafka's name of the first one's error
+        self._unpolled = 0
+        self._sent = Sent(self)
+        self._client = confluent_kafka.Producer(
+            {
+                **config,
+                "delivery.report.only.error": True,
+                "on_delivery": self._delivered,
+                "logger": _LIBRDKAFKA_LOG,
+            }
         )
-    except KafkaError as exc:
-        raise _unreachable(bootstrap, exc) from None
+
+    def send(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        partition: int | None = None,
+    ) -> Sent:
+        """Queue one record (on `partition`, else the key's); waits only while librdkafka's
+        local queue is full. Raises NotDelivered at once for a record Kafka cannot take."""
+        where = -1 if partition is None else partition
+        while True:
+            try:
+                self._client.produce(topic, value, key, where)
+                break
+            except BufferError:  # the broker is behind: give it time, the records wait here
+                self._client.poll(_QUEUE_FULL_WAIT)
+            except confluent_kafka.KafkaException as exc:
+                refused = _error_name(exc)
+                raise NotDelivered(f"Kafka refused a record for {topic}: {refused}") from None
+        self._unpolled += 1
+        if self._unpolled >= _POLL_EVERY:
+            self._unpolled = 0
+            self._client.poll(0)
+        return self._sent
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until the broker has every record sent so far; NotDelivered if one failed (each
+        failure is reported once: the next delivery starts clean) or `timeout` ran out."""
+        left = self._client.flush(-1 if timeout is None else timeout)
+        with self._lock:
+            failed, first = self._failed, self._first_failure
+            self._failed, self._first_failure = 0, ""
+        if failed:
+            raise NotDelivered(
+                f"Kafka did not acknowledge {failed} record(s) ({first}); "
+                "nothing of this was accepted: send it again"
+            )
+        if left:
+            raise NotDelivered(
+                f"Kafka did not acknowledge {left} record(s) within {timeout} s: send it again"
+            )
+
+    def partitions(self, topic: str, timeout: float = _TIMEOUT_MS / 1000) -> list[int]:
+        """The partitions of an existing topic, from this producer's own connection."""
+        try:
+            metadata = self._client.list_topics(topic, timeout=timeout).topics.get(topic)
+        except confluent_kafka.KafkaException as exc:
+            raise NotDelivered(f"Kafka did not describe {topic}: {_error_name(exc)}") from None
+        if metadata is None or metadata.error is not None:
+            raise NotDelivered(f"Kafka did not describe {topic}: send it again")
+        return sorted(metadata.partitions)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Send what is still queued (for `timeout` seconds; None: until the delivery timeout),
+        drop what is left, and let go. Failures are reported by flush(), which every sender
+        calls before this: a record still queued here belongs to something that failed."""
+        if self._client.flush(-1 if timeout is None else timeout):
+            self._client.purge()
+        self._client.close()
+
+    def _delivered(self, error: Any, message: Any) -> None:
+        """librdkafka's report of a record that failed (only failures make one)."""
+        if error is not None:
+            with self._lock:
+                self._failed += 1
+                self._first_failure = self._first_failure or str(error.name())
+
+
+def _error_name(exc: confluent_kafka.KafkaException) -> str:
+    """librdkafka's name of the error (MSG_SIZE_TOO_LARGE…): no record's content."""
+    error = exc.args[0] if exc.args else None
+    if isinstance(error, confluent_kafka.KafkaError):
+        return str(error.name())
+    return type(exc).__name__
+
+
+def producer(bootstrap: str) -> Producer:
+    """The one factory of plain producers: acks=all, idempotent, murmur2, and the cluster's
+    TLS/SASL settings (security.py). Connects on first use: callers check the cluster with
+    ensure_topics() first, which names the address when it cannot be reached."""
+    try:
+        return Producer(producer_config(bootstrap, security.kafka_options()))
+    except confluent_kafka.KafkaException as exc:  # a setting librdkafka refuses
+        raise ConfigError(f"Kafka producer settings refused: {_error_name(exc)}") from None
 
 
 def partition_counts(bootstrap: str, topics: Iterable[str]) -> dict[str, int]:

@@ -1,8 +1,10 @@
 """Kafka TLS/SASL and Redis AUTH/TLS from the environment, as options for every client.
 
 The settings are the WW_KAFKA_* and WW_REDIS_* fields of `Environment` (docs/operations.md). Each
-kind of client takes them in its own words: kafka-python (commands, connectors), aiokafka (the
-worker's side producers and consumers, the web app), Faust (the worker) and redis-py. Called
+kind of client takes them in its own words: kafka-python (the consumers and admin client of
+commands and connectors; welfare_watch/kafka.py turns the same options into librdkafka's for
+their producers), aiokafka (the worker's side producers and consumers, the web app), Faust
+(the worker) and redis-py. Called
 without an `Environment`, a function reads this process's one: clients are made in many places
 from a bootstrap address or a URL alone, and every one of them must get the same credentials.
 Nothing here is ever logged.

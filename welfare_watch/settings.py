@@ -132,6 +132,9 @@ class Scan(_Strict):
     # A worker claims the day's scan for this many seconds, renewed while it queues; a scan cut
     # short (the worker died) is taken over by the group's leader once the claim expires.
     claim_seconds: int = Field(default=300, ge=1)
+    # At most this many re-checks a second go on Kafka (0: as fast as it takes them), so that
+    # a large city's scan does not hold up the live updates queued behind it in a partition.
+    queue_per_second: int = Field(default=0, ge=0)
 
     @property
     def time(self) -> dt.time:

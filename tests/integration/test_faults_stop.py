@@ -46,6 +46,9 @@ DELIVERIES = 10  # files of 2,000 records: alerts are raised all along the inges
 ORPHANS = int(os.environ.get("WW_FAULT_ORPHANS", "10000"))
 STOP_GRACE = 3.0  # seconds (the worker's [worker] stop_grace in these tests)
 CLAIM_SECONDS = 5  # [scan] claim_seconds: a scan cut short is retried this soon
+# [scan] queue_per_second: the scan is queued over a few seconds, so that the fault lands
+# while it is under way (unpaced, 10,000 people are on Kafka in well under a second)
+SCAN_RATE = max(ORPHANS // 5, 2000)
 TODAY = dt.date.fromisoformat(AS_OF)
 
 
@@ -489,7 +492,10 @@ def test_daily_scan_cut_short_is_completed_once_by_the_next_leader(
 ) -> None:
     """The worker is killed while it queues the scan: the scan is not recorded as done, its
     claim expires, the restarted worker scans again in full, and then never again that day."""
-    overrides = f'[scan]\ndaily_at = "00:00"\ncheck_every = 1\nclaim_seconds = {CLAIM_SECONDS}\n'
+    overrides = (
+        f'[scan]\ndaily_at = "00:00"\ncheck_every = 1\nclaim_seconds = {CLAIM_SECONDS}\n'
+        f"queue_per_second = {SCAN_RATE}\n"
+    )
     env = {**ww.env, **config(tmp_path, overrides)}
     orphans = [orphan_id(i) for i in range(ORPHANS)]
     apply_roster(ww, settings_of(ww), orphan_roster(tmp_path / "orphans.csv", orphans))
@@ -559,7 +565,10 @@ def test_redis_stopped_and_restarted_while_the_daily_scan_is_queued(
 ) -> None:
     """The scan's claim cannot be renewed: it stops queuing (the timer logs it and goes on);
     once Redis is back and the claim has expired, the scan is queued again in full, once."""
-    overrides = f'[scan]\ndaily_at = "00:00"\ncheck_every = 1\nclaim_seconds = {CLAIM_SECONDS}\n'
+    overrides = (
+        f'[scan]\ndaily_at = "00:00"\ncheck_every = 1\nclaim_seconds = {CLAIM_SECONDS}\n'
+        f"queue_per_second = {SCAN_RATE}\n"
+    )
     env = {**ww.env, **config(tmp_path, overrides)}
     orphans = [orphan_id(i) for i in range(ORPHANS)]
     apply_roster(ww, settings_of(ww), orphan_roster(tmp_path / "orphans.csv", orphans))

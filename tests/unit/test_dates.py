@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from connectors.dates import parse_date, parse_datetime, parse_month
+from connectors.dates import _DATE_RE, _date, parse_date, parse_datetime, parse_month
 from connectors.errors import BadValue
 
 NOV_2 = dt.date(2025, 11, 2)
@@ -104,3 +106,20 @@ def test_impossible_months(raw: str, reason: str) -> None:
     with pytest.raises(BadValue) as caught:
         parse_month(raw, "所属期")
     assert caught.value.reason.startswith(reason)
+
+
+@given(st.integers(0, 9999), st.integers(0, 99), st.integers(0, 99))
+def test_the_usual_form_is_read_as_the_pattern_reads_it(year: int, month: int, day: int) -> None:
+    """parse_date reads YYYY-MM-DD without its pattern: the same date, or the same refusal."""
+    text = f"{year:04d}-{month:02d}-{day:02d}"
+    match = _DATE_RE.fullmatch(text)
+    assert match is not None
+    try:
+        expected: dt.date | str = _date(match, text, "c")
+    except BadValue as exc:
+        expected = exc.reason
+    try:
+        got: dt.date | str = parse_date(text, "c")
+    except BadValue as exc:
+        got = exc.reason
+    assert got == expected

@@ -5,6 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
 
 from connectors.errors import BadValue
 from connectors.ids import birth_date, check_id, mask_id, normalise_id
@@ -101,3 +105,40 @@ def test_redact_masks_id_numbers_inside_free_text() -> None:
 
     text = "KeyError: '210105195203140118' and 21010519520314011x; order 12345"
     assert redact(text) == "KeyError: '210105********0118' and 210105********011x; order 12345"
+
+
+ID_LIKE = "0123456789Xx \u3000０１２３４５６７８９ｘ\u200b-"
+
+
+@given(st.text(alphabet=ID_LIKE, min_size=16, max_size=20))
+def test_a_number_taken_as_it_came_is_one_normalising_would_not_change(raw: str) -> None:
+    """check_id skips normalise_id for 18 ASCII characters, 17 digits and a digit or X."""
+    if len(raw) == 18 and raw.isascii() and raw[:-1].isdigit() and raw[-1] in "0123456789X":
+        assert normalise_id(raw) == raw
+    try:
+        got: str | None = check_id(raw)
+    except BadValue:
+        got = None
+    if got is not None:
+        assert got == normalise_id(raw)
+
+
+BODIES = st.text(alphabet="0123456789", min_size=17, max_size=17) | st.builds(
+    lambda day, serial: f"210105{day:%Y%m%d}{serial:03d}",
+    st.dates(dt.date(1000, 1, 1), dt.date(9999, 12, 31)),
+    st.integers(0, 999),
+)
+
+
+@given(BODIES)
+def test_the_birth_date_is_read_as_the_library_reads_it(body: str) -> None:
+    number = body + ric.calc_check_digit(body + "0")
+    try:
+        expected: dt.date | None = ric.get_birth_date(number)
+    except (ValidationError, ValueError):
+        expected = None
+    if expected is not None and expected.year >= 1880:
+        assert birth_date(number) == expected
+    else:
+        with pytest.raises(BadValue, match="birth date"):
+            birth_date(number)

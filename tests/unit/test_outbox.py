@@ -1,4 +1,5 @@
-"""The outbox's pure parts, and the producers' settings: acks=all and idempotence everywhere."""
+"""The outbox's pure parts, and the producers' settings: acks=all and idempotence everywhere
+(the plain producer's: tests/unit/test_kafka_producer.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,6 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
-from kafka import KafkaProducer
-from kafka.errors import KafkaTimeoutError
-from kafka.future import Future
 
 from alerts import audit
 from alerts.audit_chain import worker_chain
@@ -86,44 +84,6 @@ def test_the_settle_follows_how_redis_writes_its_append_only_file(
     got, warning = settle_for(appendonly, appendfsync)
     assert got == settle
     assert (warning is not None) == warns
-
-
-def test_the_plain_kafka_producer_is_idempotent_with_acks_all(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    configs: dict[str, Any] = {}
-    monkeypatch.setattr(KafkaProducer, "__init__", lambda self, **c: configs.update(c))
-    monkeypatch.setattr(KafkaProducer, "close", lambda self, **kwargs: None)
-    producer = kafka.producer("127.0.0.1:1")
-    del producer  # closed while close() is the stand-in
-    assert configs["acks"] == "all"
-    assert configs["enable_idempotence"] is True
-    assert "retries" not in configs  # retried until delivery_timeout_ms, not 10 times
-
-
-def test_flush_raises_when_a_record_was_not_acknowledged(monkeypatch: pytest.MonkeyPatch) -> None:
-    futures: list[Future] = []
-
-    def send(self: Any, *args: Any, **kwargs: Any) -> Future:
-        futures.append(Future())
-        return futures[-1]
-
-    monkeypatch.setattr(KafkaProducer, "send", send)
-    monkeypatch.setattr(KafkaProducer, "flush", lambda self, timeout=None: None)
-    monkeypatch.setattr(KafkaProducer, "__init__", lambda self, **configs: None)
-    monkeypatch.setattr(KafkaProducer, "close", lambda self, **kwargs: None)
-    producer = kafka._Producer(bootstrap_servers="127.0.0.1:1")
-    producer.send(names.FACTS, value=b"1")
-    producer.send(names.FACTS, value=b"2")
-    futures[0].success(None)
-    futures[1].failure(KafkaTimeoutError("expired after 120000 ms"))
-    with pytest.raises(kafka.NotDelivered, match="1 record"):
-        producer.flush()
-    producer.flush()  # reported once: a later delivery starts clean
-    producer.send(names.FACTS, value=b"3")
-    futures[2].success(None)
-    producer.flush()
-    del producer
 
 
 def test_the_workers_faust_producer_asks_for_acks_all_and_idempotence() -> None:

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from collections.abc import Collection
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.errors import BadRecord, NotATable
 from connectors.parse import Rejection
-from connectors.roster_file import COLUMNS, parse_roster, parse_roster_change
+from connectors.roster_file import (
+    COLUMNS,
+    RosterRow,
+    parse_roster,
+    parse_roster_change,
+    roster_rows,
+)
 from welfare_watch.models import Enrollment, RosterChange, SnapshotEntry
 from welfare_watch.settings import load_policy
 
@@ -230,3 +239,54 @@ def test_a_bad_snapshot_message_says_why(fields: dict[str, object], reason: str)
     with pytest.raises(BadRecord) as caught:
         parse_roster_change(change(**message), PROGRAMS)
     assert caught.value.reason.startswith(reason)
+
+
+def _as_before(enrollment: Enrollment) -> str:
+    """A row's JSON as the roster load made it from the model before it made it directly."""
+    row = enrollment.model_dump(mode="json", exclude={"changed_at"})
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+
+
+def _rows_both_ways(body: bytes) -> tuple[list[object], list[object]]:
+    direct: list[object] = list(
+        roster_rows(io.BytesIO(body), PROGRAMS, districts=DISTRICTS, fmt="jsonl")
+    )
+    modelled = list(parse_roster(io.BytesIO(body), PROGRAMS, districts=DISTRICTS, fmt="jsonl"))
+    return direct, [
+        RosterRow(r.person_id, _as_before(r)) if isinstance(r, Enrollment) else r for r in modelled
+    ]
+
+
+def test_the_sample_rows_are_the_json_the_model_gives() -> None:
+    direct = list(roster_rows(SAMPLES / "roster.csv", PROGRAMS, districts=DISTRICTS))
+    modelled = load(SAMPLES / "roster.csv")[0]
+    assert direct == [RosterRow(e.person_id, _as_before(e)) for e in modelled]
+
+
+ANY_TEXT = st.text(st.characters(codec="utf-8"), max_size=8)
+AMOUNTS = st.sampled_from(["", "0", "1560", "1,560.5", "１２.３", "0.125", "1E+3", "-1", "x"])
+
+
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "name": ANY_TEXT,
+                "community": ANY_TEXT,
+                "caseworker_id": ANY_TEXT,
+                "household_id": st.sampled_from(["", "HH-1", 'H"\\\t1']),
+                "role": st.sampled_from(["head", "member", "individual", "boss"]),
+                "program": st.sampled_from(["dibao_urban", "tekun", "dibao_x"]),
+                "monthly_amount": AMOUNTS,
+                "start_date": st.sampled_from(["2019-03-01", "2019/3/1", "20190301", "2019-02-30"]),
+            }
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_rows_are_checked_and_written_as_the_model_would(changes: list[dict[str, str]]) -> None:
+    base = dict(zip(COLUMNS, HEAD.split(","), strict=True))
+    body = "".join(json.dumps(base | change) + "\n" for change in changes).encode()
+    direct, modelled = _rows_both_ways(body)
+    assert direct == modelled
