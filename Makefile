@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy welfare_watch streams alerts connectors stack simulate web tests
+	$(VENV)/bin/mypy welfare_watch streams alerts connectors stack simulate web bench tests
 
 # The whole suite: unit tests, then integration tests on a real Kafka and Redis that the
 # tests start once (on their own ports) and stop at the end. No test ran = failure. Then the

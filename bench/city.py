@@ -1,86 +1,127 @@
-"""Benchmark: simulate a city, load it through a real worker, and check every alert.
+"""The benchmark's city: simulated once per size, seed and history, then kept for later runs.
 
-    .venv/bin/python bench/city.py --people 100000 --seed 7
-
-Uses the stack at WW_KAFKA_BOOTSTRAP / WW_REDIS_URL (start it with `welfare-watch stack up`),
-deletes everything welfare-watch owns there first, runs one worker, and prints the time of
-each step and the alerts per type. Timings are for comparing runs on one machine, not promises.
+Its files are loaded the way a bureau would back-load them: the roster first, then the
+department feeds with what outranks first (deaths and prison before moves and assets: a move
+alerted before the prison record arrives stays open, annotated, rules.md "Precedence"), then
+the payments, then the daily scan.
 """
 
 from __future__ import annotations
 
-import argparse
+import csv
+import datetime as dt
 import json
-import os
-import subprocess
-import sys
-import tempfile
+import math
 import time
-from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-WW = str(Path(sys.executable).parent / "welfare-watch")
-# A back-load brings what outranks first: deaths and prison before moves and assets. (A move
-# alerted before the prison record arrives stays open, annotated: rules.md, "Precedence".)
-FEEDS = [
+from simulate import simulate_city
+from simulate.writer import EXPECTED_FILE
+from welfare_watch.settings import Policy
+
+FACT_FEEDS = (
     "psb_deaths", "health_deaths", "cremations", "prison", "hukou_moves", "vehicles",
     "real_estate", "enterprises", "income", "staff_relatives", "survival_checks",
-]  # fmt: skip
+)  # fmt: skip
+PAYMENTS = "payments"
+# Enrollments per simulated person (households' members and second programs): simulate is asked
+# for people, the benchmark for enrollments.
+ENROLLMENTS_PER_PERSON = 1.04
+_STATS = "city.json"
 
 
-def ww(*args: str) -> str:
-    done = subprocess.run([WW, *args], capture_output=True, text=True, check=False)
-    if done.returncode not in (0, 1) or (done.returncode == 1 and args[0] != "evaluate"):
-        sys.exit(f"welfare-watch {' '.join(args)} failed: {done.stderr.strip()[-2000:]}")
-    return done.stdout
+@dataclass(frozen=True)
+class City:
+    folder: Path
+    people: int
+    enrollments: int
+    payment_months: int
+    records: dict[str, int] = field(default_factory=dict)  # rows per feed file
+    expected_alerts: int = 0
+    seconds: float = 0.0  # to simulate it (0: kept from an earlier run)
+
+    @property
+    def roster(self) -> Path:
+        return self.folder / "roster.csv"
+
+    @property
+    def expected(self) -> Path:
+        return self.folder / EXPECTED_FILE
+
+    def feed_file(self, feed: str) -> Path:
+        return self.folder / f"{feed}.csv"
+
+    @property
+    def facts(self) -> int:
+        return sum(n for feed, n in self.records.items() if feed != PAYMENTS)
 
 
-def step(name: str, times: dict[str, float], *args: str) -> str:
+def build(
+    root: Path, enrollments: int, seed: int, payment_months: int, as_of: dt.date, policy: Policy
+) -> City:
+    """The city of about `enrollments` enrollments: simulated into `root`, or the one already
+    there for the same parameters and configuration."""
+    people = max(1, math.ceil(enrollments / ENROLLMENTS_PER_PERSON))
+    folder = root / f"city-{enrollments}-seed{seed}-{payment_months}m-{as_of}"
+    params = {"people": people, "seed": seed, "payment_months": payment_months,
+              "as_of": as_of.isoformat(), "policy": policy.model_dump(mode="json")}  # fmt: skip
+    kept = _kept(folder, params)
+    if kept is not None:
+        return kept
+    (folder / _STATS).unlink(missing_ok=True)  # a run cut short leaves no usable city
     started = time.monotonic()
-    output = ww(*args)
-    times[name] = time.monotonic() - started
-    print(f"{name:28} {times[name]:8.1f}s", flush=True)
-    return output
+    stats = simulate_city(people, seed, folder, as_of, policy, payment_months=payment_months)
+    city = City(
+        folder=folder,
+        people=stats.people,
+        enrollments=stats.enrollments,
+        payment_months=payment_months,
+        records=dict(stats.records),
+        expected_alerts=stats.expected_alerts,
+        seconds=time.monotonic() - started,
+    )
+    kept_stats = {k: v for k, v in asdict(city).items() if k not in ("folder", "seconds")}
+    (folder / _STATS).write_text(json.dumps({"params": params, "city": kept_stats}))
+    return city
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--people", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--out", type=Path, default=None, help="keep the city here")
-    args = parser.parse_args()
-    os.environ.setdefault("WW_AS_OF", "2026-11-28")
-    city = args.out or Path(tempfile.mkdtemp(prefix="ww-city-"))
-    times: dict[str, float] = {}
-
-    step("simulate", times, "simulate", "--people", str(args.people), "--seed", str(args.seed),
-         "--out", str(city))  # fmt: skip
-    ww("reset", "--yes")
-    log = (city / "worker.log").open("w")
-    worker = subprocess.Popen([WW, "worker"], stdout=log, stderr=subprocess.STDOUT)
+def _kept(folder: Path, params: dict[str, object]) -> City | None:
     try:
-        started = time.monotonic()
-        step("roster load", times, "roster", "load", str(city / "roster.csv"))
-        for feed in FEEDS:
-            step(f"ingest {feed}", times, "ingest", feed, str(city / f"{feed}.csv"))
-        step("wait (facts)", times, "wait", "--timeout", "3600")
-        step("ingest payments", times, "ingest", "payments", str(city / "payments.csv"))
-        step("wait (payments)", times, "wait", "--timeout", "3600")
-        step("scan", times, "scan")
-        step("wait (scan)", times, "wait", "--timeout", "3600")
-        total = time.monotonic() - started
-        report = step(
-            "evaluate", times, "evaluate", "--expected", str(city / "expected_alerts.jsonl")
-        )
-    finally:
-        worker.terminate()
-        worker.wait(timeout=60)
-    print(report)
-    alerts = [json.loads(line) for line in ww("alerts", "export").splitlines() if line]
-    per_type = Counter(a["type"] for a in alerts)
-    print("alerts per type:", json.dumps(dict(sorted(per_type.items())), indent=1))
-    print(f"load to last alert: {total:.1f}s for {args.people} people; city in {city}")
+        stored = json.loads((folder / _STATS).read_text())
+    except (OSError, ValueError):
+        return None
+    if stored.get("params") != params:
+        return None
+    return City(folder=folder, **stored["city"])
 
 
-if __name__ == "__main__":
-    main()
+@dataclass(frozen=True)
+class Enrolled:
+    """A roster row the latency phase may plant an event on (never logged: it names a person)."""
+
+    person_id: str
+    name: str
+
+
+def quiet_individuals(city: City) -> Iterator[Enrolled]:
+    """People with exactly one roster row, an active individual enrollment, and no expected
+    alert: a death record for one of them raises exactly one alert (DECEASED_BENEFICIARY)."""
+    alerted = set()
+    with city.expected.open(encoding="utf-8") as handle:
+        for line in handle:
+            alerted.add(json.loads(line)["person_id"])
+    first: dict[str, tuple[str, bool]] = {}  # person -> (name, an active individual)
+    repeated: set[str] = set()
+    with city.roster.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            person_id = row["person_id"]
+            if person_id in first:
+                repeated.add(person_id)
+            else:
+                eligible = row["role"] == "individual" and row["status"] == "active"
+                first[person_id] = (row["name"], eligible)
+    for person_id, (name, eligible) in first.items():
+        if eligible and person_id not in repeated and person_id not in alerted:
+            yield Enrolled(person_id, name)

@@ -1,4 +1,5 @@
-"""`python -m simulate --people N --seed S --out DIR [--as-of YYYY-MM-DD]`: write a city."""
+"""`python -m simulate --people N --seed S --out DIR [--as-of YYYY-MM-DD] [--payment-months M]`:
+write a city."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from simulate.city import simulate_city
+from simulate.core import PAID_MONTHS
 from welfare_watch.settings import load_policy
 
 
@@ -21,9 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date.today())
     parser.add_argument("--config", type=Path, default=None, help="a WW_CONFIG override file")
+    parser.add_argument(
+        "--payment-months", type=int, default=PAID_MONTHS, help="months of payments (at least 3)"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    stats = simulate_city(args.people, args.seed, args.out, args.as_of, load_policy(args.config))
+    policy = load_policy(args.config)
+    stats = simulate_city(
+        args.people, args.seed, args.out, args.as_of, policy, payment_months=args.payment_months
+    )
     report = asdict(stats) | {"seconds": round(time.perf_counter() - started, 1)}
     json.dump(report, sys.stdout, ensure_ascii=False, indent=2)
     print()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from simulate import cases_life, cases_means, cases_place, cases_time
 from simulate.background import Background
-from simulate.core import Sim
+from simulate.core import PAID_MONTHS, Sim
 from simulate.writer import FEEDS, CityWriter
 from welfare_watch.settings import Policy
 
@@ -58,19 +58,30 @@ class CityStats:
         return sum(self.alerts.values())
 
 
-def simulate_city(people: int, seed: int, out: Path, as_of: dt.date, policy: Policy) -> CityStats:
+def simulate_city(
+    people: int,
+    seed: int,
+    out: Path,
+    as_of: dt.date,
+    policy: Policy,
+    *,
+    payment_months: int = PAID_MONTHS,
+) -> CityStats:
     """Write a city of about `people` enrolled people into `out`; the same seed, the same bytes.
 
     Files: roster.csv, one `{feed}.csv` per department feed and expected_alerts.jsonl, the
     alerts the planted cases must raise (the background raises none) when loaded with
-    WW_AS_OF=`as_of`, the roster before the payments.
+    WW_AS_OF=`as_of`, the roster before the payments. Paid enrollments are paid for the
+    `payment_months` months before `as_of`'s (3 unless asked: a benchmark asks for 12).
     """
+    if payment_months < PAID_MONTHS:
+        raise ValueError(f"payment_months must be at least {PAID_MONTHS}")
     rng = random.Random(seed)
     rounds = max(1, people // PEOPLE_PER_ROUND)
     planted = [case for _ in range(rounds) for case in CASES]
     rng.shuffle(planted)
     with CityWriter(out) as writer:
-        sim = Sim(rng, writer, policy, as_of, people)
+        sim = Sim(rng, writer, policy, as_of, people, payment_months)
         background = Background(sim)
         for index, case in enumerate(planted, start=1):
             # Spread the planted cases evenly through the files.

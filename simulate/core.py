@@ -54,7 +54,13 @@ class Sim:
     """Everything a generator needs; every random choice comes from `rng`."""
 
     def __init__(
-        self, rng: random.Random, out: CityWriter, policy: Policy, as_of: dt.date, people: int
+        self,
+        rng: random.Random,
+        out: CityWriter,
+        policy: Policy,
+        as_of: dt.date,
+        people: int,
+        payment_months: int = PAID_MONTHS,
     ) -> None:
         self.rng = rng
         self.out = out
@@ -64,6 +70,12 @@ class Sim:
         self.ids = IdAllocator(self.districts, as_of)
         self.this_month = as_of.replace(day=1)
         self.paid_months = tuple(add_months(self.this_month, -n) for n in range(PAID_MONTHS, 0, -1))
+        # Older months paid to the background as usual (a benchmark's longer history): the
+        # planted cases reason about `paid_months` alone, and their people are paid in these
+        # months only by `pay_normally`, which reports every month it paid.
+        self.history_months = tuple(
+            add_months(self.this_month, -n) for n in range(payment_months, PAID_MONTHS, -1)
+        )
         self.out_of_city = tuple(c for c in OUT_OF_CITY if not policy.city.in_city(c))
         self.people = 0  # enrolled people
         self.outsiders = 0  # people who appear only in department records
@@ -183,11 +195,13 @@ class Sim:
         )  # fmt: skip
 
     def pay_normally(self, enr: Enr, through: dt.date | None = None) -> list[dt.date]:
-        """The recent months' payments of an active head or individual, at exactly its amount."""
+        """The recent months' payments of an active head or individual, at exactly its amount
+        (and the older months' of a longer history)."""
         if not enr.active or enr.role == "member":
             return []
         first = enr.start.replace(day=1)
-        months = [m for m in self.paid_months if m >= first and (through is None or m <= through)]
+        paid = (*self.history_months, *self.paid_months)
+        months = [m for m in paid if m >= first and (through is None or m <= through)]
         for month in months:
             self.pay(enr, month)
         return months

@@ -377,6 +377,9 @@ def simulate(
     out_dir: Annotated[Path, typer.Option("--out", help="folder to write the city into")],
     people: Annotated[int, typer.Option(min=1, help="how many people")] = 10_000,
     seed: Annotated[int, typer.Option(help="same seed, same city")] = 1,
+    payment_months: Annotated[
+        int, typer.Option(min=3, max=120, help="months of payments to each paid enrollment")
+    ] = 3,
 ) -> None:
     """Write a synthetic city: roster.csv, one file per feed, expected_alerts.jsonl."""
     from simulate import simulate_city
@@ -384,7 +387,9 @@ def simulate(
     settings = _settings()
     started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
-    stats = simulate_city(people, seed, out_dir, settings.today(), settings.policy)
+    stats = simulate_city(
+        people, seed, out_dir, settings.today(), settings.policy, payment_months=payment_months
+    )
     out.print(
         f"city of {stats.people} people ({stats.enrollments} enrollments) written to {out_dir} "
         f"in {time.monotonic() - started:.1f}s; {stats.expected_alerts} expected alerts"
@@ -416,6 +421,54 @@ def evaluate_cmd(
         f"{len(result.unexpected)} unexpected: {verdict}"
     )
     if not result.exact:
+        raise typer.Exit(1)
+
+
+@app.command("bench")
+def bench_cmd(
+    quick: Annotated[
+        bool,
+        typer.Option("--quick", help="100,000 enrollments and 30 s of load (1,000,000 and 60 s)"),
+    ] = False,
+    keep_stack: Annotated[
+        bool, typer.Option("--keep-stack", help="leave the benchmark's stack running at the end")
+    ] = False,
+    enrollments: Annotated[
+        int | None, typer.Option(min=1000, help="the city's size in enrollments instead")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="the simulated city's seed")] = 7,
+    payment_months: Annotated[
+        int, typer.Option(min=3, max=120, help="months of payments to each paid enrollment")
+    ] = 12,
+    rate: Annotated[
+        float, typer.Option(min=10, help="events/s offered while latency is measured")
+    ] = 2000.0,
+    seconds: Annotated[
+        float | None, typer.Option(min=5, help="how long that load is offered")
+    ] = None,
+    http_records: Annotated[
+        int, typer.Option(min=1, help="records per HTTP request in the latency phase")
+    ] = 50,
+) -> None:
+    """The benchmark (issue 11): a simulated city through its own stack (Kafka 127.0.0.1:39092,
+    Redis :39379, data in .data/bench, unless WW_KAFKA_BOOTSTRAP and WW_REDIS_URL name one;
+    everything welfare-watch owns there is deleted first), against the machine's raw limits.
+    Prints each step, writes .data/bench/result.json, and ends with one line of figures."""
+    from bench.run import Options, run
+
+    options = Options(
+        quick=quick,
+        enrollments=enrollments,
+        seed=seed,
+        payment_months=payment_months,
+        rate=rate,
+        seconds=seconds,
+        http_records=http_records,
+        keep_stack=keep_stack,
+    )
+    outcome = run(options, log=lambda line: print(line, flush=True))
+    print(outcome.line, flush=True)
+    if not outcome.checked:
         raise typer.Exit(1)
 
 
