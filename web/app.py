@@ -60,6 +60,7 @@ def create_app(
     if monitor:
         app.cleanup_ctx.append(_count_rejections)
     app.cleanup_ctx.append(_redis)
+    app.cleanup_ctx.append(ingest.producer_context)
     app.cleanup_ctx.append(audit_context)  # on the Redis client: after _redis
     app.cleanup_ctx.append(command_sender(settings))
     app.router.add_get("/api/alerts", alerts_api.list_alerts)

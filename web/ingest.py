@@ -9,6 +9,7 @@ import json
 import logging
 import tempfile
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
@@ -22,7 +23,8 @@ from connectors.sink import DeliveryResult, sink_for
 from web.auth import authorize, caller
 from web.errors import fail, too_large
 from web.health import kafka_unreachable
-from web.state import METRICS, OPTIONS, SETTINGS
+from web.producer import SharedProducer
+from web.state import METRICS, OPTIONS, PRODUCER, SETTINGS
 from welfare_watch.errors import WelfareWatchError
 from welfare_watch.settings import Settings
 
@@ -75,7 +77,9 @@ async def ingest(request: web.Request) -> web.Response:
         await _spool(request, body, options.max_body_bytes)
         body.seek(0)
         try:
-            await asyncio.to_thread(deliver, settings, spec, body, _format(request), delivery)
+            await asyncio.to_thread(
+                deliver, settings, spec, body, _format(request), delivery, request.app[PRODUCER]
+            )
         except NotATable as exc:  # a line too long can come after records were sent: count them
             _count(request, delivery)
             extra = delivery.reply() if delivery.result else {}
@@ -98,7 +102,12 @@ async def ingest(request: web.Request) -> web.Response:
 
 
 def deliver(
-    settings: Settings, spec: FeedSpec, body: BinaryIO, fmt: Format | None, delivery: Delivery
+    settings: Settings,
+    spec: FeedSpec,
+    body: BinaryIO,
+    fmt: Format | None,
+    delivery: Delivery,
+    shared: SharedProducer,
 ) -> None:
     """Parse the body and send it on (blocking: run in a thread). Raises NotATable first."""
     received_at = dt.datetime.now(dt.UTC)
@@ -110,7 +119,7 @@ def deliver(
     problem = kafka_unreachable(bootstrap, _CONNECT_TIMEOUT)
     if problem:
         raise WelfareWatchError(f"cannot reach Kafka at {bootstrap} ({problem}): send again later")
-    with sink_for(settings, spec, delivery.source) as sink:
+    with shared.lend() as producer, sink_for(settings, spec, delivery.source, producer) as sink:
         delivery.result = sink.result
         for item in itertools.chain([first], items):
             sink.send(item)
@@ -158,3 +167,11 @@ def _kafka_failure(settings: Settings, exc: Exception) -> str:
 
 def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+async def producer_context(app: web.Application) -> AsyncIterator[None]:
+    """The app's SharedProducer, closed (what it still holds sent, for 5 s) on shutdown."""
+    shared = SharedProducer(app[SETTINGS])
+    app[PRODUCER] = shared
+    yield
+    await asyncio.to_thread(shared.close)

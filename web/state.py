@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from alerts.audit import AuditLog
+from web.producer import SharedProducer
 from welfare_watch.metrics import Metrics
 from welfare_watch.settings import Settings
 
@@ -36,4 +37,7 @@ METRICS = web.AppKey("metrics", Metrics)
 REDIS = web.AppKey("redis", aioredis.Redis)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 SCRAPE = web.AppKey("scrape", CollectorRegistry)  # what /metrics renders (exposition.py)
-AUDIT = web.AppKey("audit", AuditLog)  # append with web.audit.audit_request
+AUDIT = web.AppKey("audit", AuditLog)
+PRODUCER = web.AppKey(
+    "producer", SharedProducer
+)  # the ingest API's (web/ingest.py)  # append with web.audit.audit_request
