@@ -251,8 +251,7 @@ class BatchProcessor:
                 text, reason = _text(message.value), _reason(exc)
                 rejected.append(Rejected.of(message.topic, text, reason, message.source))
         people = [i.person_id for i in decoded if not isinstance(i, DeliveryEnd)]
-        for end in (i for i in decoded if isinstance(i, DeliveryEnd)):
-            await self._evaluate_ahead(end, set(people), now)
+        await self._evaluate_ahead([i for i in decoded if isinstance(i, DeliveryEnd)], people, now)
         loaded = await self._store.load(list(dict.fromkeys(people)))
         changes = Changes(seen_at=now.timestamp())
         decoded = _not_yet_saved(decoded, read_from, loaded, changes)
@@ -291,14 +290,24 @@ class BatchProcessor:
         if elsewhere:  # and after it, so that their owner sees this batch's people saved
             await self._publisher.recheck(elsewhere)
 
-    async def _evaluate_ahead(self, end: DeliveryEnd, in_batch: set[str], now: dt.datetime) -> None:
-        """When more than EVALUATE_AT_ONCE of a delivery's people wait in this partition,
-        evaluate all but the last EVALUATE_AT_ONCE of them now, a chunk at a time, each chunk
-        saved and taken off the pending set; the batch then evaluates the rest, as for a
-        small delivery. People with messages in this batch wait for it (their state is not
-        whole before it is applied). A crash between chunks leaves the rest pending: the end
-        marker, read again, goes on from there."""
-        key = (end.delivery, end.partition)
+    async def _evaluate_ahead(
+        self, ends: Sequence[DeliveryEnd], people: Sequence[str], now: dt.datetime
+    ) -> None:
+        """When more than EVALUATE_AT_ONCE of a delivery's people wait in a partition, evaluate
+        all but the last EVALUATE_AT_ONCE of them now, a chunk at a time, each chunk saved and
+        taken off the pending set; the batch then evaluates the rest, as for a small delivery.
+        People with messages in this batch (`people`) wait for it (their state is not whole
+        before it is applied). A crash between chunks leaves the rest pending: the end marker,
+        read again, goes on from there. (One round trip for the sizes of all the batch's.)"""
+        keys = [(end.delivery, end.partition) for end in ends]
+        sizes = await self._store.pending_sizes(keys) if keys else []
+        for end, key, size in zip(ends, keys, sizes, strict=True):
+            if size > EVALUATE_AT_ONCE:
+                await self._evaluate_chunks(end, key, set(people), now)
+
+    async def _evaluate_chunks(
+        self, end: DeliveryEnd, key: tuple[str, int], in_batch: set[str], now: dt.datetime
+    ) -> None:
         waiting = sorted(await self._store.pending(*key) - in_batch)
         ahead = waiting[: max(0, len(waiting) - EVALUATE_AT_ONCE)]
         trigger = _end_trigger(end)

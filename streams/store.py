@@ -186,6 +186,13 @@ class PersonStore:
             for h, members in zip(household_ids, found, strict=True)
         }
 
+    async def pending_sizes(self, keys: Sequence[tuple[str, int]]) -> list[int]:
+        """How many people wait in each (delivery, partition)'s pending set, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for delivery, partition in keys:
+            pipe.scard(names.pending_key(delivery, partition))
+        return cast(list[int], await pipe.execute())
+
     async def pending(self, delivery: str, partition: int) -> set[str]:
         members = await self._redis.smembers(names.pending_key(delivery, partition))
         return {m.decode() if isinstance(m, bytes) else m for m in members}
