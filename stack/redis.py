@@ -60,8 +60,12 @@ def redis_conf(address: RedisAddress, data: Path) -> str:
         f"dir {_quote(str(data))}",
         "appendonly yes",
         "appendfsync everysec",
-        # The roster is loaded beside the live one and RENAMEd over it; freeing the replaced
-        # hash (millions of fields) in the background keeps Redis answering meanwhile.
+        # A person's hash is five values of up to a few hundred bytes each (compressed:
+        # welfare_watch/packing.py); up to 2 KB a value Redis keeps it as one compact listpack
+        # instead of a hash table, about 260 bytes less per person (bench/RESULTS.md).
+        "hash-max-listpack-value 2048",
+        # Freeing a large key (a reset's, an old stream's) in the background keeps Redis
+        # answering meanwhile.
         "lazyfree-lazy-server-del yes",
         "lazyfree-lazy-user-del yes",
     ]
