@@ -126,6 +126,7 @@ def _measure(bench: BenchEnv, options: Options, results: Results, log: Log) -> O
         f"months), {city.expected_alerts:,} expected alerts; {how}: {city.folder}")  # fmt: skip
     results.add("city", {k: v for k, v in vars(city).items() if k != "folder"})
     before = phases.used_memory(bench)
+    phases.hold_the_daily_scan(bench, options.as_of)
     worker = phases.start_worker(bench)
     try:
         steps = _load(bench, city, worker, results, log)
