@@ -266,6 +266,22 @@ def token_revoke(
 # --- data in -----------------------------------------------------------------------------
 
 
+def _kafka_answers(settings: Settings) -> None:
+    """A command that sends data waits for a broker that is restarting (WW_KAFKA_WAIT)."""
+    from welfare_watch import kafka
+
+    bootstrap, wait = settings.env.kafka_bootstrap, settings.env.kafka_wait
+
+    def waiting() -> None:
+        err.print(
+            f"welfare-watch: Kafka at {bootstrap} is not answering; waiting up to {wait:.0f} s "
+            "(WW_KAFKA_WAIT)",
+            markup=False,
+        )
+
+    kafka.reachable(bootstrap, wait, waiting)
+
+
 @roster_app.command("load")
 def roster_load(
     file: Annotated[Path, typer.Argument(help="roster snapshot, CSV or JSON lines")],
@@ -278,8 +294,10 @@ def roster_load(
 
     if not file.is_file():
         raise WelfareWatchError(f"no such file: {file}")
+    settings = _settings()
+    _kafka_answers(settings)
     with _phases("roster") as progress:
-        result = load_roster(_settings(), file, partial=partial, progress=progress)
+        result = load_roster(settings, file, partial=partial, progress=progress)
     for line, reason in result.examples:
         err.print(f"  line {line}: {reason}")
     out.print(
@@ -295,11 +313,16 @@ def ingest(
     file: Annotated[Path, typer.Argument(help="the department's CSV or JSON-lines file")],
 ) -> None:
     """Send one department file through its connector; print accepted and rejected counts."""
-    from connectors.ingest import ingest_file
+    from connectors.ingest import feed_spec, ingest_file
 
+    settings = _settings()
+    feed_spec(settings, feed)
+    if not file.is_file():
+        raise WelfareWatchError(f"no such file: {file}")
+    _kafka_answers(settings)
     started = time.monotonic()
     with _progress(feed) as advance:
-        result = ingest_file(_settings(), feed, file, progress=advance)
+        result = ingest_file(settings, feed, file, progress=advance)
     seconds = max(time.monotonic() - started, 1e-6)
     out.print(
         f"{feed}: received {result.received}, accepted {result.accepted}, "

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -24,6 +25,8 @@ from welfare_watch import names, security
 from welfare_watch.errors import ConfigError, WelfareWatchError
 
 _TIMEOUT_MS = 10_000
+_RETRY_EVERY = 1.0  # seconds between two attempts to reach a broker that is not answering
+_PROBE_TIMEOUT = 2.0  # seconds one TCP connection attempt may take
 
 
 def consumer_for(bootstrap: str, *topics: str, **configs: Any) -> Any:
@@ -57,6 +60,35 @@ def admin(bootstrap: str) -> Iterator[Any]:
         yield client
     finally:
         client.close()
+
+
+def _accepts(bootstrap: str) -> bool:
+    """Whether any bootstrap address takes a TCP connection (a broker that is down or
+    restarting refuses it at once; Kafka's own clients would wait their full timeout)."""
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=_PROBE_TIMEOUT):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def reachable(bootstrap: str, wait: float, waiting: Callable[[], None] = lambda: None) -> None:
+    """Return once Kafka answers. While no broker takes a connection (one restarting), try
+    again for `wait` seconds, calling `waiting` once; then the one-line "cannot reach" error."""
+    deadline = time.monotonic() + wait
+    told = False
+    while not _accepts(bootstrap):
+        if time.monotonic() >= deadline:
+            raise _unreachable(bootstrap, ConnectionRefusedError())
+        if not told:
+            waiting()
+            told = True
+        time.sleep(min(_RETRY_EVERY, max(deadline - time.monotonic(), 0)))
+    with admin(bootstrap):  # taking connections is not answering: ask for the metadata
+        return
 
 
 def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> None:

@@ -208,6 +208,9 @@ class Environment(BaseSettings):
     data_dir: Path = REPO_ROOT / ".data"
     secret_key: SecretStr | None = None
     metrics_port: int = Field(default=0, ge=0, le=65535)  # this process's /metrics; 0 = off
+    # How long `ingest` and `roster load` wait for Kafka to answer at their start (a broker
+    # restarting) before giving up; once sending, a record is retried for 120 s (kafka.py).
+    kafka_wait: float = Field(default=60.0, ge=0)
     # A real cluster (docs/operations.md), passed to every client by welfare_watch/security.py.
     # Kafka: TLS and SASL. The CA file is the one that signed the brokers' certificates.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"

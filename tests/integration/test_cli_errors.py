@@ -26,12 +26,25 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.parametrize("command", [["ingest", "psb_deaths"], ["roster", "load"]])
+def test_a_command_that_sends_waits_for_kafka_then_says_so(command: list[str]) -> None:
+    """A broker restarting is waited for (WW_KAFKA_WAIT), said at once; past it, one line."""
+    sample = SAMPLES / ("psb_deaths.csv" if command[0] == "ingest" else "roster.csv")
+    done = run(*command, str(sample), WW_KAFKA_BOOTSTRAP="127.0.0.1:1", WW_KAFKA_WAIT="3")
+    assert done.returncode == 1
+    first, *_, last = done.stderr.strip().splitlines()
+    assert first == (
+        "welfare-watch: Kafka at 127.0.0.1:1 is not answering; waiting up to 3 s (WW_KAFKA_WAIT)"
+    )
+    assert last.startswith("welfare-watch: cannot reach Kafka at 127.0.0.1:1")
+
+
 @pytest.mark.parametrize(
     ("args", "env", "says"),
     [
         pytest.param(
             ["ingest", "psb_deaths", str(SAMPLES / "psb_deaths.csv")],
-            {"WW_KAFKA_BOOTSTRAP": "127.0.0.1:1"},
+            {"WW_KAFKA_BOOTSTRAP": "127.0.0.1:1", "WW_KAFKA_WAIT": "0"},
             "cannot reach Kafka at 127.0.0.1:1",
             id="kafka unreachable",
         ),

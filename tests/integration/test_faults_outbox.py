@@ -440,6 +440,7 @@ def run_with(fault: Fault, ww: Cli, worker: Worker, city: City) -> int:
         while _progress(client, what) < fraction * len(city.people):
             assert time.monotonic() < deadline, f"no {what} reached {fraction:.0%} in 300s"
             assert worker.process is not None and worker.process.poll() is None, "worker died"
+            assert ingests.failure is None, ingests.failure
             time.sleep(0.05)
         fault.inject(ww)
     ingests.join(timeout=900)
