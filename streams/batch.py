@@ -262,6 +262,7 @@ class BatchProcessor:
         work.partitions = {m.partition for m in messages}
         await self._end_deliveries(decoded, work, loaded, changes)
         await self._add_households(work, loaded, changes)
+        await self._defer_mid_delivery(work, loaded, changes, ending=changes.delivered)
         changed_alerts = await self._evaluate(work, loaded, changes, now)
         commands = [i for i in decoded if isinstance(i, Command)]
         changed_alerts += apply_commands(commands, loaded, changes, now, self._metrics)
@@ -317,6 +318,7 @@ class BatchProcessor:
             work = _Work({pid: trigger for pid in chunk}, {}, {end.partition}, set(chunk))
             changes = Changes(seen_at=now.timestamp(), evaluated={key: set(chunk)})
             await self._add_households(work, loaded, changes)
+            await self._defer_mid_delivery(work, loaded, changes, ending=[key])
             changed_alerts = await self._evaluate(work, loaded, changes, now)
             await self._write(work, loaded, changes, changed_alerts)
             self._count((), changed_alerts, ())
@@ -428,6 +430,40 @@ class BatchProcessor:
                 loaded.states[pid] = replace(
                     state, co_members={**state.co_members, household: others}
                 )
+
+    async def _defer_mid_delivery(
+        self,
+        work: _Work,
+        loaded: Loaded,
+        changes: Changes,
+        ending: Sequence[tuple[str, int]],
+    ) -> None:
+        """A delivery is judged whole, at its end marker: whoever has facts of one that has not
+        ended yet in their partition (some of the file read, not all), or a household member
+        who has, is not evaluated now, whatever brought them in (a household change, a
+        re-check, the scan). That end marker evaluates them and re-evaluates their households
+        (rule 13), here or, for another worker's people, by a re-check."""
+        if not work.triggers:
+            return
+        household = {
+            pid: {m.person_id for others in loaded.states[pid].co_members.values() for m in others}
+            for pid in work.triggers
+        }
+        everyone = set(work.triggers).union(*household.values())
+        by_partition: dict[int, set[str]] = {}
+        for pid in everyone:
+            by_partition.setdefault(outbox_partition(pid, self._partitions), set()).add(pid)
+        waiting = await self._store.mid_delivery(by_partition, ending)
+        for key, people in changes.pending.items():  # this batch's, not saved yet
+            if key not in ending:
+                waiting |= people & everyone
+        deferred = [
+            p for p in work.triggers if p in waiting or not household[p].isdisjoint(waiting)
+        ]
+        for pid in deferred:
+            del work.triggers[pid]
+        if deferred:
+            log.debug("%d people wait for a delivery's end marker", len(deferred))
 
     @staticmethod
     def _join_households(

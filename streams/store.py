@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -108,11 +108,18 @@ class PendingDelivery:
     def as_json(self) -> str:
         return json.dumps({"feed": self.feed, "payment": self.payment, "seen": self.seen})
 
+    @staticmethod
+    def decode_field(name: bytes | str) -> tuple[str, int]:
+        """(delivery, partition) from a field of PENDING_DELIVERIES (pending_field)."""
+        text = name.decode() if isinstance(name, bytes) else name
+        delivery, _, partition = text.rpartition(":")
+        return delivery, int(partition)
+
     @classmethod
     def decode(cls, name: str, raw: bytes | str) -> PendingDelivery:
-        delivery, _, partition = name.rpartition(":")
+        delivery, partition = cls.decode_field(name)
         body = json.loads(raw)
-        return cls(delivery, int(partition), body["feed"], body["payment"], body["seen"])
+        return cls(delivery, partition, body["feed"], body["payment"], body["seen"])
 
 
 # HSET that only raises a field: progress never goes back, whatever order writes arrive in
@@ -196,6 +203,33 @@ class PersonStore:
     async def pending(self, delivery: str, partition: int) -> set[str]:
         members = await self._redis.smembers(names.pending_key(delivery, partition))
         return {m.decode() if isinstance(m, bytes) else m for m in members}
+
+    async def mid_delivery(
+        self, people: Mapping[int, Collection[str]], ending: Collection[tuple[str, int]]
+    ) -> set[str]:
+        """Who of `people` (by partition) waits in the pending set of a delivery that is still
+        open in their partition, other than those `ending` (two round trips, the second only
+        when a delivery is open where someone is)."""
+        open_sets = [
+            PendingDelivery.decode_field(f)
+            for f in await self._redis.hkeys(names.PENDING_DELIVERIES)
+        ]
+        pipe = self._redis.pipeline(transaction=False)
+        asked: list[list[str]] = []
+        for key in sorted(set(open_sets) - set(ending)):
+            whom = sorted(people.get(key[1], ()))
+            if whom:
+                pipe.smismember(names.pending_key(*key), whom)
+                asked.append(whom)
+        if not asked:
+            return set()
+        found = cast(list[list[int]], await pipe.execute())
+        return {
+            p
+            for whom, flags in zip(asked, found, strict=True)
+            for p, f in zip(whom, flags, strict=True)
+            if f
+        }
 
     async def feed_deliveries(self) -> dict[str, dt.datetime]:
         """When each feed last completed a delivery."""
