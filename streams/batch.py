@@ -374,21 +374,29 @@ class BatchProcessor:
     async def _end_deliveries(
         self, decoded: Sequence[Decoded], work: _Work, loaded: Loaded, changes: Changes
     ) -> None:
-        """At a delivery's end marker, evaluate everyone its facts touched in that partition."""
-        for end in (i for i in decoded if isinstance(i, DeliveryEnd)):
+        """At a delivery's end marker, evaluate everyone its facts touched in that partition
+        (the pending sets of all the batch's end markers read in one round trip, their people
+        loaded in another)."""
+        ends = [i for i in decoded if isinstance(i, DeliveryEnd)]
+        if not ends:
+            return
+        stored = await self._store.pending_many([(e.delivery, e.partition) for e in ends])
+        everyone: set[str] = set()
+        for end, members in zip(ends, stored, strict=True):
             key = (end.delivery, end.partition)
-            people = await self._store.pending(*key) | changes.pending.pop(key, set())
+            people = members | changes.pending.pop(key, set())
             changes.delivered.append(key)
             if end.feed and end.feed != SNAPSHOT_FEED and not end.abandoned:
                 at = (end.at or self._clock()).timestamp()
                 changes.feeds_delivered[end.feed] = max(
                     changes.feeds_delivered.get(end.feed, 0), at
                 )
-            loaded.add(await self._store.load(sorted(people - loaded.states.keys())))
             trigger = _end_trigger(end)
             for pid in people:
                 work.triggers.setdefault(pid, trigger)
-            work.changed |= people
+            everyone |= people
+        loaded.add(await self._store.load(sorted(everyone - loaded.states.keys())))
+        work.changed |= everyone
 
     async def _add_households(self, work: _Work, loaded: Loaded, changes: Changes) -> None:
         """A change to anyone in a household re-evaluates everyone in it (rule 13), and everyone

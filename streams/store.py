@@ -201,8 +201,16 @@ class PersonStore:
         return cast(list[int], await pipe.execute())
 
     async def pending(self, delivery: str, partition: int) -> set[str]:
-        members = await self._redis.smembers(names.pending_key(delivery, partition))
-        return {m.decode() if isinstance(m, bytes) else m for m in members}
+        (members,) = await self.pending_many([(delivery, partition)])
+        return members
+
+    async def pending_many(self, keys: Sequence[tuple[str, int]]) -> list[set[str]]:
+        """The people in each (delivery, partition)'s pending set, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for delivery, partition in keys:
+            pipe.smembers(names.pending_key(delivery, partition))
+        found = cast(list[set[bytes | str]], await pipe.execute())
+        return [{m.decode() if isinstance(m, bytes) else m for m in members} for members in found]
 
     async def mid_delivery(
         self, people: Mapping[int, Collection[str]], ending: Collection[tuple[str, int]]
