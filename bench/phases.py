@@ -150,6 +150,20 @@ def hold_the_daily_scan(bench: BenchEnv, day: dt.date) -> None:
         client.close()
 
 
+def appendfsync(bench: BenchEnv, policy: str | None) -> str:
+    """Set Redis's appendfsync (CONFIG SET) when `policy` is given; the one in force. It sets
+    the outbox's settle (streams/outbox.py): 5 s with everysec, 0 with always, and so the floor
+    of the detection latency."""
+    client = redis_client.connect(bench.redis_url)
+    try:
+        if policy:
+            client.config_set("appendfsync", policy)
+        found = cast(dict[str, str], client.config_get("appendfsync"))
+    finally:
+        client.close()
+    return str(found.get("appendfsync", "?"))
+
+
 def used_memory(bench: BenchEnv) -> int:
     """Redis's used_memory, summed over the nodes of a cluster."""
     client = redis_client.connect(bench.redis_url)

@@ -42,6 +42,7 @@ class Options:
     rate: float = 2000.0  # events/s in the latency phase
     seconds: float | None = None  # of that load; None: 60, or 30 with `quick`
     http_records: int = 50  # records per HTTP request in the latency phase
+    appendfsync: str | None = None  # Redis's appendfsync for the run; None: as the stack has it
     alert_share: float = 0.05  # of the latency phase's events, planted deaths
     ingest_rows: int = 1_000_000  # rows for the lone connector, at most
     keep_stack: bool = False
@@ -127,6 +128,10 @@ def _measure(bench: BenchEnv, options: Options, results: Results, log: Log) -> O
     results.add("city", {k: v for k, v in vars(city).items() if k != "folder"})
     before = phases.used_memory(bench)
     phases.hold_the_daily_scan(bench, options.as_of)
+    fsync = phases.appendfsync(bench, options.appendfsync)
+    results.add("redis_appendfsync", fsync)
+    log(f"bench: Redis appendfsync {fsync} (the outbox's settle, so the latency's floor: "
+        f"{'0 s' if fsync == 'always' else '5 s'})")  # fmt: skip
     worker = phases.start_worker(bench)
     try:
         steps = _load(bench, city, worker, results, log)

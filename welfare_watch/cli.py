@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import logging
 import sys
 import time
@@ -268,8 +269,6 @@ def token_revoke(
 
 def _kafka_answers(settings: Settings) -> None:
     """A command that sends data waits for a broker that is restarting (WW_KAFKA_WAIT)."""
-    from welfare_watch import kafka
-
     bootstrap, wait = settings.env.kafka_bootstrap, settings.env.kafka_wait
 
     def waiting() -> None:
@@ -447,6 +446,11 @@ def evaluate_cmd(
         raise typer.Exit(1)
 
 
+class _Fsync(enum.StrEnum):
+    everysec = "everysec"
+    always = "always"
+
+
 @app.command("bench")
 def bench_cmd(
     quick: Annotated[
@@ -472,6 +476,13 @@ def bench_cmd(
     http_records: Annotated[
         int, typer.Option(min=1, help="records per HTTP request in the latency phase")
     ] = 50,
+    appendfsync: Annotated[
+        _Fsync | None,
+        typer.Option(
+            help="Redis's appendfsync for the run (default: as the stack has it, everysec); "
+            "the outbox waits 5 s for everysec, 0 for always",
+        ),
+    ] = None,
 ) -> None:
     """The benchmark (issue 11): a simulated city through its own stack (Kafka 127.0.0.1:39092,
     Redis :39379, data in .data/bench, unless WW_KAFKA_BOOTSTRAP and WW_REDIS_URL name one;
@@ -487,6 +498,7 @@ def bench_cmd(
         rate=rate,
         seconds=seconds,
         http_records=http_records,
+        appendfsync=appendfsync.value if appendfsync else None,
         keep_stack=keep_stack,
     )
     outcome = run(options, log=lambda line: print(line, flush=True))
