@@ -20,12 +20,18 @@ def feed_spec(settings: Settings, feed: str) -> FeedSpec:
     return spec
 
 
-def ingest_file(
-    settings: Settings, feed: str, path: Path, progress: Callable[[int], None] = lambda n: None
-) -> DeliveryResult:
+def checked(settings: Settings, feed: str, path: Path) -> FeedSpec:
+    """The feed's spec, once the feed is configured and the file is there."""
     spec = feed_spec(settings, feed)
     if not path.is_file():
         raise WelfareWatchError(f"no such file: {path}")
+    return spec
+
+
+def ingest_file(
+    settings: Settings, feed: str, path: Path, progress: Callable[[int], None] = lambda n: None
+) -> DeliveryResult:
+    spec = checked(settings, feed, path)
     with sink_for(settings, spec, f"file:{path.name}") as sink:
         for item in read_feed(spec, path, sink.received_at, sink.result.source):
             sink.send(item)

@@ -312,12 +312,10 @@ def ingest(
     file: Annotated[Path, typer.Argument(help="the department's CSV or JSON-lines file")],
 ) -> None:
     """Send one department file through its connector; print accepted and rejected counts."""
-    from connectors.ingest import feed_spec, ingest_file
+    from connectors.ingest import checked, ingest_file
 
     settings = _settings()
-    feed_spec(settings, feed)
-    if not file.is_file():
-        raise WelfareWatchError(f"no such file: {file}")
+    checked(settings, feed, file)  # before waiting for Kafka: a wrong name is said at once
     _kafka_answers(settings)
     started = time.monotonic()
     with _progress(feed) as advance:
