@@ -26,11 +26,12 @@ lint: $(VENV)/.installed
 # The whole suite: unit tests, then integration tests on a real Kafka and Redis that the
 # tests start once (on their own ports) and stop at the end. No test ran = failure. Then the
 # samples, restart, inbox API and scale-out tests again on a three-master Redis Cluster (its
-# own ports): the CLI, connectors, worker and web app on a cluster. The samples in one order
-# there (the first pass shows the order makes no difference; the cluster is about where keys
-# live).
+# own ports): the CLI, connectors, worker and web app on a cluster, and a master losing its last
+# writes alone. The samples in one order there (the first pass shows the order makes no
+# difference; the cluster is about where keys live).
 CLUSTER_TESTS = tests/integration/test_samples.py tests/integration/test_restart.py \
-	tests/integration/test_inbox_api.py tests/integration/test_scale_out.py
+	tests/integration/test_inbox_api.py tests/integration/test_scale_out.py \
+	tests/integration/test_node_lost_last_writes.py
 test: setup lint
 	@$(VENV)/bin/pytest -q --durations=25; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; \

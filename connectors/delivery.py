@@ -59,6 +59,46 @@ class DeliveryEnd:
         )
 
 
+_BEGIN = b'{"snapshot_begin"'
+
+
+@dataclass(frozen=True)
+class SnapshotBegin:
+    """A roster snapshot taken at `taken` begins after this marker, in every partition of
+    roster.changes: a change made before `taken` that comes after the marker is older than the
+    snapshot, which says what the roster is (the loader sends a `remove` to everyone it may
+    have applied a change to before the marker)."""
+
+    snapshot: str
+    partition: int
+    taken: dt.datetime
+
+    @staticmethod
+    def is_marker(value: bytes) -> bool:
+        return value.startswith(_BEGIN)
+
+    @classmethod
+    def decode(cls, value: bytes, partition: int) -> SnapshotBegin:
+        body = json.loads(value)
+        taken = dt.datetime.fromisoformat(body["snapshot_at"])
+        if taken.tzinfo is None:
+            raise ValueError("snapshot_at has no time zone")
+        return cls(str(body["snapshot_begin"]), partition, taken)
+
+    @staticmethod
+    def marker(snapshot: str, taken: dt.datetime) -> bytes:
+        return json.dumps({"snapshot_begin": snapshot, "snapshot_at": taken.isoformat()}).encode()
+
+
+def begin_snapshot(producer: kafka.Producer, snapshot: str, taken: dt.datetime) -> None:
+    """Mark the beginning of a roster snapshot on every partition of roster.changes, and wait
+    until Kafka has them all."""
+    value = SnapshotBegin.marker(snapshot, taken)
+    for partition in producer.partitions(names.ROSTER_CHANGES):
+        producer.send(names.ROSTER_CHANGES, value=value, partition=partition)
+    producer.flush()
+
+
 def marker(delivery: str, payment: bool, feed: str, *, abandoned: bool = False) -> bytes:
     body = {
         "delivery_end": delivery,

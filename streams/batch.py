@@ -18,7 +18,7 @@ from alerts.escalation import overdue
 from alerts.lifecycle import Command
 from alerts.model import Alert, Trigger
 from alerts.reconcile import reconcile
-from connectors.delivery import SNAPSHOT_FEED, DeliveryEnd
+from connectors.delivery import SNAPSHOT_FEED, DeliveryEnd, SnapshotBegin
 from connectors.errors import BadRecord
 from connectors.feedspec import NAME_PATTERN
 from connectors.ids import mask_id
@@ -33,6 +33,7 @@ from streams.rules.sources import refutations, stale_sources
 from streams.state import (
     PersonState,
     UnknownEnrollment,
+    superseded,
     with_fact,
     with_roster_change,
     with_snapshot,
@@ -119,6 +120,8 @@ class Rejected:
 
 
 Decoded = Fact | RosterChange | SnapshotEntry | Recheck | DeliveryEnd | Command
+Read = Decoded | SnapshotBegin  # the begin markers are taken out first (_without_superseded)
+Marker = DeliveryEnd | SnapshotBegin  # about no one person: sent to every partition, no key
 
 log = logging.getLogger("welfare_watch.worker")
 
@@ -150,7 +153,7 @@ def _recheck(value: bytes) -> Recheck:
     return Recheck(str(body["person_id"]), trigger, as_of)
 
 
-def _decode(message: Message, settings: Settings) -> Decoded:
+def _decode(message: Message, settings: Settings) -> Read:
     if message.topic == names.COMMANDS:
         return Command.model_validate_json(message.value)
     if message.topic == names.FACTS:
@@ -160,6 +163,8 @@ def _decode(message: Message, settings: Settings) -> Decoded:
     if message.topic == names.ROSTER_CHANGES:
         if DeliveryEnd.is_marker(message.value):  # the end of a snapshot, in this partition
             return DeliveryEnd.decode(message.value, message.partition)
+        if SnapshotBegin.is_marker(message.value):
+            return SnapshotBegin.decode(message.value, message.partition)
         policy = settings.policy
         change = parse_roster_change(message.value, policy.programs, policy.city.districts)
         if isinstance(change, RosterChange) and change.changed_at is None and message.timestamp:
@@ -174,10 +179,10 @@ class WrongKey(ValueError):
     than the person's other messages, so another worker could write the same person."""
 
 
-def _check_key(message: Message, item: Decoded) -> None:
+def _check_key(message: Message, item: Read) -> None:
     """A message read from Kafka about a person must be keyed by their ID number (end
     markers, about no one person, are sent to each partition and carry no key)."""
-    if message.offset is None or isinstance(item, DeliveryEnd):
+    if message.offset is None or isinstance(item, Marker):
         return
     if message.key != item.person_id.encode():
         raise WrongKey(
@@ -235,7 +240,7 @@ class BatchProcessor:
 
     async def process(self, messages: Sequence[Message]) -> list[Alert]:
         now = self._clock()
-        decoded: list[Decoded] = []
+        decoded: list[Read] = []
         rejected: list[Rejected] = []
         partition_of: dict[str, int] = {}  # one person's messages share a partition
         read_from: list[Message] = []  # each decoded item's message
@@ -245,26 +250,27 @@ class BatchProcessor:
                 _check_key(message, item)
                 decoded.append(item)
                 read_from.append(message)
-                if not isinstance(item, DeliveryEnd):
+                if not isinstance(item, Marker):
                     partition_of[item.person_id] = message.partition
             except (ValidationError, BadRecord, ValueError, KeyError, TypeError) as exc:
                 text, reason = _text(message.value), _reason(exc)
                 rejected.append(Rejected.of(message.topic, text, reason, message.source))
-        people = [i.person_id for i in decoded if not isinstance(i, DeliveryEnd)]
-        await self._evaluate_ahead([i for i in decoded if isinstance(i, DeliveryEnd)], people, now)
-        loaded = await self._store.load(list(dict.fromkeys(people)))
         changes = Changes(seen_at=now.timestamp())
-        decoded = _not_yet_saved(decoded, read_from, loaded, changes)
+        items, read_from = await self._without_superseded(decoded, read_from, changes)
+        people = [i.person_id for i in items if not isinstance(i, DeliveryEnd)]
+        await self._evaluate_ahead([i for i in items if isinstance(i, DeliveryEnd)], people, now)
+        loaded = await self._store.load(list(dict.fromkeys(people)))
+        items = _not_yet_saved(items, read_from, loaded, changes)
         changes.progress = batch_high_water(
             (m.topic, m.partition, m.offset) for m in messages if m.offset is not None
         )
-        work = self._apply(decoded, partition_of, loaded.states, changes, rejected)
+        work = self._apply(items, partition_of, loaded.states, changes, rejected)
         work.partitions = {m.partition for m in messages}
-        await self._end_deliveries(decoded, work, loaded, changes)
+        await self._end_deliveries(items, work, loaded, changes)
         await self._add_households(work, loaded, changes)
         await self._defer_mid_delivery(work, loaded, changes, ending=changes.delivered)
         changed_alerts = await self._evaluate(work, loaded, changes, now)
-        commands = [i for i in decoded if isinstance(i, Command)]
+        commands = [i for i in items if isinstance(i, Command)]
         changed_alerts += apply_commands(commands, loaded, changes, now, self._metrics)
         # Alerts reach Kafka from the outbox that the save writes (streams/outbox.py), so a
         # version on `alerts` is the one saved, byte for byte; rejections go out before the
@@ -272,8 +278,38 @@ class BatchProcessor:
         if rejected:
             await self._publisher.publish([], rejected)
         await self._write(work, loaded, changes, changed_alerts)
-        self._count(decoded, changed_alerts, rejected)
+        self._count(items, changed_alerts, rejected)
         return changed_alerts
+
+    async def _without_superseded(
+        self, decoded: Sequence[Read], read_from: Sequence[Message], changes: Changes
+    ) -> tuple[list[Decoded], list[Message]]:
+        """The items without the snapshots' begin markers (recorded, per partition, for the
+        save) and without the roster changes older than a snapshot begun before them in their
+        partition (state.superseded)."""
+        roster = {m.partition for i, m in zip(decoded, read_from, strict=True)
+                  if isinstance(i, RosterChange | SnapshotBegin)}  # fmt: skip
+        if not roster:  # no begin marker either
+            return [i for i in decoded if not isinstance(i, SnapshotBegin)], list(read_from)
+        begun = await self._store.snapshots_begun(roster)
+        kept: list[Decoded] = []
+        kept_from: list[Message] = []
+        for item, message in zip(decoded, read_from, strict=True):
+            if isinstance(item, SnapshotBegin):
+                if message.offset is not None:
+                    begun[message.partition].append((message.offset, item.taken))
+                    new = changes.snapshots_begun.setdefault(message.partition, {})
+                    new[message.offset] = item.taken
+                continue
+            if isinstance(item, RosterChange) and superseded(
+                item.changed_at, message.offset, begun[message.partition]
+            ):
+                continue
+            kept.append(item)
+            kept_from.append(message)
+        if left := len(decoded) - len(kept) - sum(map(len, changes.snapshots_begun.values())):
+            log.info("%d roster changes left out: made before a snapshot begun before them", left)
+        return kept, kept_from
 
     async def _write(
         self, work: _Work, loaded: Loaded, changes: Changes, changed_alerts: list[Alert]
@@ -342,10 +378,7 @@ class BatchProcessor:
                 if states[pid] is not state:
                     changes.facts[pid] = states[pid]
                     work.changed.add(pid)
-                if item.delivery:  # evaluated with the rest of its delivery, at its end marker
-                    key = (item.delivery, partition_of[pid])
-                    changes.pending.setdefault(key, set()).add(pid)
-                    changes.pending_of[key] = (item.feed, item.kind == "payment")
+                if _pend(item, partition_of[pid], changes):  # evaluated at its end marker
                     continue
             elif isinstance(item, RosterChange):
                 try:
@@ -359,9 +392,7 @@ class BatchProcessor:
                 work.changed.add(pid)
             elif isinstance(item, SnapshotEntry):  # evaluated at the snapshot's end marker
                 states[pid] = changes.roster[pid] = with_snapshot(state, item)
-                key = (item.snapshot, partition_of[pid])
-                changes.pending.setdefault(key, set()).add(pid)
-                changes.pending_of[key] = (SNAPSHOT_FEED, False)
+                _pend(item, partition_of[pid], changes)
                 continue
             elif item.as_of is not None:
                 work.as_of[pid] = item.as_of
@@ -583,6 +614,21 @@ def _enrolled_in(state: PersonState, household: str) -> bool:
     return any(e.household_id == household for e in state.enrollments)
 
 
+def _pend(item: Decoded, partition: int, changes: Changes) -> bool:
+    """Whether the message belongs to a delivery (a department's file, a roster snapshot),
+    whose people are evaluated together at its end marker; if so, its person is put in the
+    delivery's pending set of the message's partition."""
+    if isinstance(item, Fact) and item.delivery:
+        key, of = (item.delivery, partition), (item.feed, item.kind == "payment")
+    elif isinstance(item, SnapshotEntry):
+        key, of = (item.snapshot, partition), (SNAPSHOT_FEED, False)
+    else:
+        return False
+    changes.pending.setdefault(key, set()).add(item.person_id)
+    changes.pending_of[key] = of
+    return True
+
+
 def _not_yet_saved(
     decoded: Sequence[Decoded], read_from: Sequence[Message], loaded: Loaded, changes: Changes
 ) -> list[Decoded]:
@@ -599,6 +645,10 @@ def _not_yet_saved(
         have = loaded.offsets.get(item.person_id, {})
         if covered(have, label, message.offset):
             changes.remark.add(item.person_id)
+            # kept in its delivery's pending set: on Redis Cluster the master holding the set
+            # may have come back without its last second while the person's kept the save (the
+            # end marker, read again too if it had come, evaluates them again: no change)
+            _pend(item, message.partition, changes)
             continue
         fresh.append(item)
         concerning.setdefault(item.person_id, []).append((label, message.offset))

@@ -1,9 +1,12 @@
 """`roster load`: a snapshot published on roster.changes, so the worker is the roster's only writer.
 
-One `replace` per person on the snapshot (all their rows), one `remove` per person the store holds
-who is not on it, all stamped with the snapshot's id and the time the load began, keyed by the
-person; then an end marker on every partition, at which the worker evaluates them (a change the
-roster system made after the snapshot was taken wins over it, whichever arrives first).
+A begin marker on every partition; then one `replace` per person on the snapshot (all their
+rows), one `remove` per person the store holds, or a roster change not yet applied names, who is
+not on it, all stamped with the snapshot's id and the time the load began, keyed by the person;
+then an end marker on every partition, at which the worker evaluates them. A change the roster
+system made after the snapshot was taken wins over it, whichever arrives first; one made before
+it loses, whichever arrives first: before the begin marker, it is applied and its person gets
+a `remove` (or their `replace`); after it, the worker leaves it out (state.superseded).
 
 Flat memory for any size: the whole file is checked first, its rows spilled to sorted runs on
 disk, so a snapshot with a bad row sends nothing; the runs are merged back grouped per person,
@@ -13,6 +16,7 @@ and diffed against the store's people, sorted the same way.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import tempfile
 import uuid
@@ -22,15 +26,17 @@ from json.encoder import encode_basestring_ascii as _json_text  # what json.dump
 from pathlib import Path
 from typing import Protocol
 
+import redis
 from kafka.errors import KafkaError
 
 from alerts.model import Trigger
-from connectors.delivery import SNAPSHOT_FEED, end_delivery
+from connectors.delivery import SNAPSHOT_FEED, begin_snapshot, end_delivery
 from connectors.roster_file import RosterRow, roster_rows
 from streams.batch import Recheck
 from streams.external_sort import grouped, merge_diff, merged, spill
 from streams.people import roster_people
 from welfare_watch import kafka, names, redis_client
+from welfare_watch import progress as worker_progress
 from welfare_watch.errors import WelfareWatchError
 from welfare_watch.settings import Settings
 
@@ -89,15 +95,46 @@ def load_roster(
                 f"rows are bad (first: line {line}: {reason}); nothing was replaced. "
                 "Fix them, or pass --partial to load only the good rows"
             )
-        client = redis_client.connect(settings.env.redis_url)
+        bootstrap = settings.env.kafka_bootstrap
+        kafka.ensure_topics(bootstrap, names.WORKER_INPUTS, settings.policy.worker.partitions)
+        producer = kafka.producer(bootstrap)
         try:
-            stored = spill(roster_people(client), folder / "store")
+            # Begun before the store is read: a change that comes after the marker is the
+            # worker's to judge against the snapshot (state.superseded); one before it reaches
+            # the store, or is still on its way to it: its person is read here either way.
+            begin_snapshot(producer, result.snapshot, taken)
+            client = redis_client.connect(settings.env.redis_url)
+            try:
+                known = itertools.chain(roster_people(client), _on_their_way(settings, client))
+                stored = spill(known, folder / "store")
+            finally:
+                client.close()
+            shown.phase("sending", result.accepted)
+            people = grouped(merged(rows, key=_person), _person)
+            _publish(producer, bootstrap, merge_diff(people, merged(stored)), taken, result, shown)
+        except (KafkaError, kafka.NotDelivered) as exc:
+            raise WelfareWatchError(
+                f"roster load of snapshot {result.snapshot} did not complete ({exc}): load the "
+                "file again (a newer snapshot replaces whatever of this one got through)"
+            ) from None
         finally:
-            client.close()
-        shown.phase("sending", result.accepted)
-        people = grouped(merged(rows, key=_person), _person)
-        _publish(settings, merge_diff(people, merged(stored)), taken, result, shown)
+            producer.close()
     return result
+
+
+def _on_their_way(settings: Settings, client: redis.Redis) -> Iterator[str]:
+    """The people of the roster.changes messages the worker may not have applied yet: each
+    partition from where its store says it is (else its consumer group's commit, else the
+    oldest message kept) to the end."""
+    bootstrap = settings.env.kafka_bootstrap
+    saved = worker_progress.saved(client, settings.policy.worker.partitions)
+    ranges = {}
+    offsets = kafka.partition_offsets(bootstrap, names.WORKER_GROUP, [names.ROSTER_CHANGES])
+    for tp, at in offsets.items():
+        done = saved.get((tp.topic, tp.partition))
+        start = done + 1 if done is not None else at.committed
+        ranges[tp] = (max(start if start is not None else 0, at.first), at.end)
+    return (key.decode() for key in kafka.keys_in(bootstrap, ranges))
 
 
 def _person(line: str) -> str:
@@ -123,39 +160,27 @@ def _checked(
 
 
 def _publish(
-    settings: Settings,
+    producer: kafka.Producer,
+    bootstrap: str,
     people: Iterable[tuple[str, list[str] | None]],
     taken: dt.datetime,
     result: RosterLoad,
     progress: LoadProgress,
 ) -> None:
-    bootstrap = settings.env.kafka_bootstrap
-    kafka.ensure_topics(bootstrap, names.WORKER_INPUTS, settings.policy.worker.partitions)
-    producer = kafka.producer(bootstrap)
     messages = SnapshotMessages(result.snapshot, taken)
     unreported = 0
-    try:
-        for pid, lines in people:
-            producer.send(names.ROSTER_CHANGES, messages.of(pid, lines), pid.encode())
-            if lines is None:
-                result.removed += 1
-                continue
-            result.people += 1
-            unreported += len(lines)
-            if unreported >= _TICK:
-                progress.advance(unreported)
-                unreported = 0
-        progress.advance(unreported)
-        end_delivery(
-            producer, bootstrap, result.snapshot, False, SNAPSHOT_FEED, names.ROSTER_CHANGES
-        )
-    except (KafkaError, kafka.NotDelivered) as exc:
-        raise WelfareWatchError(
-            f"roster load of snapshot {result.snapshot} did not complete ({exc}): load the file "
-            "again (a newer snapshot replaces whatever of this one got through)"
-        ) from None
-    finally:
-        producer.close()
+    for pid, lines in people:
+        producer.send(names.ROSTER_CHANGES, messages.of(pid, lines), pid.encode())
+        if lines is None:
+            result.removed += 1
+            continue
+        result.people += 1
+        unreported += len(lines)
+        if unreported >= _TICK:
+            progress.advance(unreported)
+            unreported = 0
+    progress.advance(unreported)
+    end_delivery(producer, bootstrap, result.snapshot, False, SNAPSHOT_FEED, names.ROSTER_CHANGES)
 
 
 class SnapshotMessages:

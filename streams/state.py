@@ -110,6 +110,18 @@ def with_snapshot(state: PersonState, entry: SnapshotEntry) -> PersonState:
     return replace(state, enrollments=(*listed, *kept))
 
 
+def superseded(
+    at: dt.datetime | None, offset: int | None, begun: Iterable[tuple[int, dt.datetime]]
+) -> bool:
+    """Whether a roster change made `at`, read at `offset` of its partition, is older than a
+    roster snapshot begun before it there (`begun`: the begin markers' offsets and the
+    snapshots' times): the snapshot, taken later, says what the roster is, and the loader sent
+    a `remove` to anyone the change may have reached before the marker."""
+    if at is None:
+        return False
+    return any((offset is None or marker < offset) and at < taken for marker, taken in begun)
+
+
 def _older(at: dt.datetime | None, current: Enrollment | None) -> bool:
     """Whether information made `at` is older than what `current` says."""
     if at is None or current is None or current.changed_at is None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 import redis.asyncio as aioredis
+import redis.asyncio.cluster as aiocluster
 import redis.exceptions
 from pydantic import TypeAdapter
 from redis.typing import EncodableT, FieldT
@@ -18,7 +19,7 @@ from alerts.lifecycle import Outcome
 from alerts.model import Alert
 from streams import outbox
 from streams.state import PersonState
-from welfare_watch import names
+from welfare_watch import names, redis_client
 from welfare_watch.models import Enrollment, Fact
 from welfare_watch.packing import pack, unpack
 
@@ -79,6 +80,8 @@ class Changes:
     # people whose messages an earlier save already has: an attempt that saved them may have
     # died before marking their outbox again (see save), so they are marked again
     remark: set[str] = field(default_factory=set)
+    # roster snapshots begun, per roster.changes partition: begin marker's offset -> taken
+    snapshots_begun: dict[int, dict[int, dt.datetime]] = field(default_factory=dict)
     # pending sets' people evaluated ahead of their end marker (a large delivery, a chunk at a
     # time): taken off their set once saved
     evaluated: dict[tuple[str, int], set[str]] = field(default_factory=dict)
@@ -87,7 +90,7 @@ class Changes:
         return bool(
             self.roster or self.facts or self.households or self.alerts or self.pending
             or self.delivered or self.feeds_delivered or self.outcomes or self.offsets
-            or self.progress or self.remark or self.evaluated
+            or self.progress or self.remark or self.evaluated or self.snapshots_begun
         )  # fmt: skip
 
 
@@ -165,20 +168,58 @@ class PersonStore:
 
     async def progress(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """Of each input partition, the offset up to which every message is saved (or
-        dead-lettered); absent when the store has not seen that partition."""
+        dead-lettered): the lowest that the masters of a Redis Cluster hold (one may have come
+        back without its last second); absent when the store has not seen that partition."""
         wanted = sorted(set(partitions))
         if not wanted:
             return {}
-        pipe = self._redis.pipeline(transaction=False)  # one read per partition's key (slot)
+        keys = await self._progress_keys({p for _, p in wanted})
+        pipe = self._redis.pipeline(transaction=False)  # one read per master's key (slot)
+        asked = []
         for topic, partition in wanted:
-            pipe.hget(names.progress_key(partition), names.input_label(topic, partition))
-        raw = cast(list[bytes | None], await pipe.execute())
-        return {tp: int(v) for tp, v in zip(wanted, raw, strict=True) if v is not None}
+            for key in keys[partition]:
+                pipe.hget(key, names.input_label(topic, partition))
+                asked.append((topic, partition))
+        saved: dict[tuple[str, int], int] = {}
+        for tp, value in zip(asked, cast(list[bytes | None], await pipe.execute()), strict=True):
+            if value is not None:
+                saved[tp] = min(int(value), saved.get(tp, int(value)))
+        return saved
 
     async def settle(self, topic: str, partition: int, offset: int) -> None:
         """Count a message as done that no save covers (it went to ww.deadletter)."""
         label = names.input_label(topic, partition)
-        await self._redis.eval(_RAISE, 1, names.progress_key(partition), label, offset)
+        pipe = self._redis.pipeline(transaction=False)
+        for key in (await self._progress_keys({partition}))[partition]:
+            pipe.eval(_RAISE, 1, key, label, offset)
+        await pipe.execute()
+
+    async def _progress_keys(self, partitions: Collection[int]) -> dict[int, list[str]]:
+        """Where each partition's progress is kept: one key, or one per master of a cluster
+        (names.progress_key_candidates)."""
+        if isinstance(self._redis, aiocluster.RedisCluster):
+            await self._redis.initialize()  # so that the client knows the cluster's masters
+        return {
+            p: redis_client.per_primary(self._redis, names.progress_key_candidates(p))
+            for p in partitions
+        }
+
+    async def snapshots_begun(
+        self, partitions: Collection[int]
+    ) -> dict[int, list[tuple[int, dt.datetime]]]:
+        """Of each roster.changes partition, the snapshots begun in it: (the begin marker's
+        offset, the snapshot's time)."""
+        wanted = sorted(partitions)
+        pipe = self._redis.pipeline(transaction=False)
+        for partition in wanted:
+            pipe.hgetall(names.snapshots_begun_key(partition))
+        begun: dict[int, list[tuple[int, dt.datetime]]] = {}
+        replies = cast(list[dict[bytes, bytes]], await pipe.execute())
+        for partition, raw in zip(wanted, replies, strict=True):
+            begun[partition] = sorted(
+                (int(o), dt.datetime.fromisoformat(t.decode())) for o, t in raw.items()
+            )
+        return begun
 
     async def households(self, household_ids: Sequence[str]) -> dict[str, set[str]]:
         """Everyone ever enrolled in each household (names.household_key)."""
@@ -273,6 +314,7 @@ class PersonStore:
         marked = time.time_ns() // 1_000_000
         before = self._redis.pipeline(transaction=False)
         self._grow(before, changes, persons)
+        _regrow(before, changes.remark, loaded)
         latest = {a.alert_id: a for alerts in loaded.alerts.values() for a in alerts.values()}
         for alert, _ in written:
             _index(before, alert, latest.get(alert.alert_id))
@@ -292,6 +334,7 @@ class PersonStore:
         results = cast(list[int], await people.execute()) if saved else []
         fenced = {pid for pid, ok in zip(saved, results, strict=True) if not ok}
 
+        progress_keys = await self._progress_keys({p for _, p in changes.progress})
         after = self._redis.pipeline(transaction=False)
         # the people saved are marked again and their events written even when others were
         # fenced: the batch's retry leaves them out (their offsets cover it), so it is now
@@ -312,9 +355,10 @@ class PersonStore:
             after.hdel(names.PENDING_DELIVERIES, pending_field(delivery, partition))
         if changes.feeds_delivered:
             after.zadd(names.FEED_DELIVERED, changes.feeds_delivered, gt=True)
-        for (topic, partition), offset in changes.progress.items():
-            label = names.input_label(topic, partition)
-            after.eval(_RAISE, 1, names.progress_key(partition), label, offset)
+        for (topic, partition), offset in changes.progress.items():  # on each master, after
+            label = names.input_label(topic, partition)  # the saves there
+            for key in progress_keys[partition]:
+                after.eval(_RAISE, 1, key, label, offset)
         for outcome in changes.outcomes:  # readable once the change itself is saved
             after.set(names.command_result_key(outcome.command_id), outcome.as_json(), ex=600)
         await after.execute()
@@ -332,6 +376,9 @@ class PersonStore:
             pipe.hset(names.PENDING_DELIVERIES, entry.field, entry.as_json())
         for household, members in changes.households.items():
             pipe.sadd(names.household_key(household), *sorted(members))
+        for partition, begun in changes.snapshots_begun.items():
+            for offset, taken in sorted(begun.items()):
+                pipe.hset(names.snapshots_begun_key(partition), str(offset), taken.isoformat())
         for pid, fields in persons.items():
             if names.PERSON_ENROLLMENTS in fields or names.PERSON_ALERTS in fields:
                 pipe.sadd(names.people_key(names.people_shard(pid)), pid)
@@ -415,6 +462,22 @@ def _alert_fields(
             written.append((alert, alert.model_dump_json()))
         persons.setdefault(pid, {})[names.PERSON_ALERTS] = encode_alerts(merged)
     return written
+
+
+def _regrow(pipe: aioredis.client.Pipeline, people: Collection[str], loaded: Loaded) -> None:
+    """For people whose messages an earlier save already has (read again after a crash): what
+    that save wrote beside their own hash, again. On Redis Cluster the master holding it may
+    have come back without its last second while theirs kept it; elsewhere it is a no-op."""
+    for pid in sorted(people):
+        state, alerts = loaded.states.get(pid), loaded.alerts.get(pid, {})
+        if state is None:
+            continue
+        for household in sorted({e.household_id for e in state.enrollments}):
+            pipe.sadd(names.household_key(household), pid)
+        if state.enrollments or alerts:
+            pipe.sadd(names.people_key(names.people_shard(pid)), pid)
+        for alert in alerts.values():
+            _index(pipe, alert, alert)
 
 
 def _index(pipe: aioredis.client.Pipeline, alert: Alert, before: Alert | None) -> None:

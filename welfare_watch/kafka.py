@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any
 
 import confluent_kafka
@@ -327,10 +328,33 @@ def lag(
     `saved`, when given, is how far the group's own store says each partition is done (the
     worker's, streams/offsets.py): a partition counts as done only as far as both say.
     """
+    total = 0
+    for tp, offsets in partition_offsets(bootstrap, group, topics).items():
+        done = offsets.committed if offsets.committed is not None else 0
+        if saved is not None and (tp.topic, tp.partition) in saved:
+            done = min(done, saved[(tp.topic, tp.partition)] + 1)
+        # What retention deleted before anyone read it will never be read: not waited for.
+        done = max(done, offsets.first)
+        total += max(0, offsets.end - done)
+    return total
+
+
+@dataclass(frozen=True)
+class PartitionOffsets:
+    first: int  # the oldest message retention kept
+    committed: int | None  # the next the group will read; None: it never committed here
+    end: int  # the next to be written
+
+
+def partition_offsets(
+    bootstrap: str, group: str, topics: Iterable[str] | re.Pattern[str]
+) -> dict[TopicPartition, PartitionOffsets]:
+    """Of each partition of `topics` (names, or a pattern: as in `lag`), where it begins and
+    ends, and where consumer group `group` is."""
     with admin(bootstrap) as client:
         wanted = _existing(client.list_topics(), topics)
         if not wanted:
-            return 0
+            return {}
         try:
             committed = client.list_group_offsets(group).get(group, {})
         except (CoordinatorNotAvailableError, NotCoordinatorError):
@@ -346,16 +370,33 @@ def lag(
         ends = consumer.end_offsets(partitions)
     finally:
         consumer.close()
-    total = 0
+    found = {}
     for tp, end in ends.items():
         meta = committed.get(tp)
-        # What retention deleted before anyone read it will never be read: not waited for.
-        done = meta.offset if meta is not None else 0
-        if saved is not None and (tp.topic, tp.partition) in saved:
-            done = min(done, saved[(tp.topic, tp.partition)] + 1)
-        done = max(done, starts.get(tp, 0))
-        total += max(0, end - done)
-    return total
+        found[tp] = PartitionOffsets(starts.get(tp, 0), meta.offset if meta else None, end)
+    return found
+
+
+def keys_in(bootstrap: str, ranges: Mapping[TopicPartition, tuple[int, int]]) -> Iterator[bytes]:
+    """The key of every message in the offset ranges [start, end) given, partition by
+    partition (messages without a key are passed over)."""
+    wanted = {tp: (start, end) for tp, (start, end) in ranges.items() if start < end}
+    if not wanted:
+        return
+    consumer = consumer_for(bootstrap, enable_auto_commit=False, group_id=None)
+    try:
+        consumer.assign(list(wanted))
+        for tp, (start, _) in wanted.items():
+            consumer.seek(tp, start)
+        while wanted:
+            for tp, records in consumer.poll(timeout_ms=1000).items():
+                end = wanted.get(tp, (0, 0))[1]
+                yield from (r.key for r in records if r.offset < end and r.key is not None)
+            for tp in [tp for tp, (_, end) in wanted.items() if consumer.position(tp) >= end]:
+                del wanted[tp]
+                consumer.pause(tp)
+    finally:
+        consumer.close()
 
 
 def _existing(existing: Iterable[str], topics: Iterable[str] | re.Pattern[str]) -> list[str]:

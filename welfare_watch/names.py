@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import zlib
+from collections.abc import Iterator
 
 # --- Kafka topics -------------------------------------------------------------
 ROSTER_CHANGES = "roster.changes"  # enrollment changes from the roster system (contract)
@@ -70,6 +72,24 @@ def progress_key(partition: int) -> str:
     (streams/offsets.py). In the slot of the partition's outbox index, one key per partition,
     so that no write of it goes to one node for every partition."""
     return f"{PREFIX}progress:{{p{partition}}}"
+
+
+def progress_key_candidates(partition: int) -> Iterator[str]:
+    """progress_key(partition), then more keys of the same partition (`ww:progress:{p3.1}`, …).
+    On Redis Cluster the progress is written to every master, each in the first of these that
+    it serves (redis_client.per_primary), after the saves on that master: a master that comes
+    back without its last second comes back without its progress too, whatever the others
+    kept."""
+    yield progress_key(partition)
+    for more in itertools.count(1):
+        yield f"{PREFIX}progress:{{p{partition}.{more}}}"
+
+
+def snapshots_begun_key(partition: int) -> str:
+    """Of the roster.changes partition `partition`, the roster snapshots begun in it: hash
+    offset of the begin marker -> the snapshot's time (connectors.delivery.SnapshotBegin). In
+    the slot of the partition's progress, one key per partition."""
+    return f"{PREFIX}snapshots-begun:{{p{partition}}}"
 
 
 PROGRESS_PATTERN = PREFIX + "progress:*"  # every progress key (see progress_key)

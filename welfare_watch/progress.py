@@ -72,29 +72,36 @@ def outstanding(settings: Settings) -> Outstanding:
     """Everything sent so far that has not yet become alerts, stage by stage, upstream first."""
     bootstrap = settings.env.kafka_bootstrap
     inbox = waiting_files(settings)
+    partitions = settings.policy.worker.partitions
     raw = kafka.lag(bootstrap, CONNECTORS_GROUP, re.compile(RAW_PATTERN))
     client = redis_client.connect(settings.env.redis_url)
     try:
         # the worker's input is done as far as its commit *and* its store say (streams/catchup)
-        worker = kafka.lag(bootstrap, names.WORKER_GROUP, names.WORKER_INPUTS, saved(client))
+        done = saved(client, partitions)
+        worker = kafka.lag(bootstrap, names.WORKER_GROUP, names.WORKER_INPUTS, done)
         pending = pending_people(client)
-        unpublished = outbox_alerts(client, settings.policy.worker.partitions)
+        unpublished = outbox_alerts(client, partitions)
     finally:
         client.close()
     return Outstanding(inbox, raw, worker, pending, unpublished)
 
 
-def saved(client: redis.Redis) -> dict[tuple[str, int], int]:
-    """Of each worker input partition, the offset up to which the store has every message."""
-    keys = sorted(client.scan_iter(match=names.PROGRESS_PATTERN, count=1000, _type="hash"))
+def saved(client: redis.Redis, partitions: int) -> dict[tuple[str, int], int]:
+    """Of each worker input partition, the offset up to which the store has every message:
+    on Redis Cluster the lowest of its masters' (streams.store.PersonStore.progress)."""
+    asked = [
+        (topic, p, key)
+        for p in range(partitions)
+        for key in redis_client.per_primary(client, names.progress_key_candidates(p))
+        for topic in names.WORKER_INPUTS
+    ]
     pipe = client.pipeline(transaction=False)
-    for key in keys:
-        pipe.hgetall(key)
+    for topic, p, key in asked:
+        pipe.hget(key, names.input_label(topic, p))
     done: dict[tuple[str, int], int] = {}
-    for raw in cast(list[dict[bytes, bytes]], pipe.execute() if keys else []):
-        for label, offset in raw.items():
-            topic, _, partition = label.decode().rpartition("/")
-            done[(topic, int(partition))] = int(offset)
+    for (topic, p, _), raw in zip(asked, cast(list[bytes | None], pipe.execute()), strict=True):
+        if raw is not None:
+            done[(topic, p)] = min(int(raw), done.get((topic, p), int(raw)))
     return done
 
 

@@ -12,6 +12,8 @@ plain ones: they offer the same commands, and the code uses no command that woul
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,6 +52,30 @@ def connect_async(url: str, **options: Any) -> aioredis.Redis:
     nodes = [aiocluster.ClusterNode(host, port) for host, port in others]
     client = aiocluster.RedisCluster.from_url(first, startup_nodes=nodes or None, **options)
     return cast(aioredis.Redis, client)
+
+
+AnyClient = redis.Redis | aioredis.Redis | redis.cluster.RedisCluster | aiocluster.RedisCluster
+
+
+def per_primary(client: AnyClient, candidates: Iterable[str]) -> list[str]:
+    """Of `candidates`, the first that each master of a Redis Cluster serves, one per master
+    (as the client sees the cluster now: an asyncio client must have run a command, or
+    `initialize()`, first); the first candidate alone on one server."""
+    keys = iter(candidates)
+    if not isinstance(client, redis.cluster.RedisCluster | aiocluster.RedisCluster):
+        return [next(keys)]
+    wanted = {node.name for node in client.get_primaries()}
+    found: dict[str, str] = {}
+    for key in itertools.islice(keys, _SEARCHED):
+        node = client.get_node_from_key(key)
+        if node is not None and node.name in wanted:
+            found.setdefault(node.name, key)
+            if len(found) == len(wanted):
+                return sorted(found.values())
+    raise RuntimeError(f"no key for {len(wanted) - len(found)} of the cluster's masters")
+
+
+_SEARCHED = 100_000  # candidates tried (a master serving one slot in 16,384 is found in ~16k)
 
 
 def _secured(url: str) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
 from kafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
@@ -18,7 +17,7 @@ from streams.batch import BatchProcessor, Message
 from streams.store import PersonStore
 from tests.integration.conftest import Cli
 from tests.stores import Collected
-from welfare_watch import kafka, names
+from welfare_watch import kafka, names, redis_client
 from welfare_watch.metrics import Metrics
 from welfare_watch.settings import Settings
 
@@ -33,7 +32,7 @@ def apply_roster(ww: Cli, settings: Settings, path: Path) -> list[Message]:
     before = end_offsets(bootstrap, names.ROSTER_CHANGES)
     ww("roster", "load", str(path))
     messages = read_from(bootstrap, names.ROSTER_CHANGES, before)
-    asyncio.run(_process(settings, messages))
+    asyncio.run(process(settings, messages))
     return messages
 
 
@@ -78,11 +77,13 @@ def _message(record: Any) -> Message:
     )
 
 
-async def _process(settings: Settings, messages: list[Message]) -> None:
+async def process(settings: Settings, messages: list[Message]) -> None:
+    """`messages` through a BatchProcessor on the real Redis, partition by partition, in the
+    order given, in batches of the worker's size."""
     by_partition: dict[int, list[Message]] = defaultdict(list)
     for message in messages:
         by_partition[message.partition].append(message)
-    client = aioredis.Redis.from_url(settings.env.redis_url)
+    client = redis_client.connect_async(settings.env.redis_url)  # one server or a cluster
     try:
         store = PersonStore(client, settings.policy.worker.partitions)
         processor = BatchProcessor(store, Collected(), settings, Metrics(CollectorRegistry()))

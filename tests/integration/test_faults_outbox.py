@@ -395,7 +395,7 @@ def _progress(client: redis.Redis, what: str) -> int:
     """People with facts stored, or alert changes saved (one event each)."""
     try:
         if what == "facts":  # fact messages saved (end markers too): the partitions' progress
-            done = progress.saved(client)
+            done = progress.saved(client, PARTITIONS)
             return sum(offset + 1 for (topic, _), offset in done.items() if topic == names.FACTS)
         return int(client.xlen(names.ALERT_EVENTS))
     except redis.RedisError:

@@ -332,7 +332,7 @@ def test_poison_on_every_input_and_a_raising_rule_stop_nothing_and_replay_cures(
     send(names.COMMANDS, ack(a2).model_dump_json().encode(), pid(2))
 
     def rechecks_read() -> bool:
-        saved = progress.saved(client)
+        saved = progress.saved(client, 4)  # the default partitions (partition_of)
         return all(saved.get((names.RECHECK, p), -1) >= offset for p, offset in rechecks)
 
     wait_for("the re-checks read, past the poison", rechecks_read)

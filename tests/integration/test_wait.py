@@ -129,7 +129,8 @@ def test_a_requested_scan_is_worker_input_that_wait_waits_for(
     assert people is not None
     timed_out = wait(env, "--timeout", "2")
     assert timed_out.returncode == 1
-    queued = int(people[1]) + settings_of(ww).policy.worker.partitions  # and an end marker each
+    # a message per person, and a begin and an end marker in each partition
+    queued = int(people[1]) + 2 * settings_of(ww).policy.worker.partitions
     assert timed_out.stderr.strip().endswith(f"still outstanding: {queued} worker messages")
     worker.start()
     assert wait(env).returncode == 0  # the worker has the roster: the scan has people to judge

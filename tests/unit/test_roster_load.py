@@ -7,6 +7,9 @@ import datetime as dt
 import json
 from typing import Any
 
+import pytest
+
+from connectors.delivery import DeliveryEnd, SnapshotBegin
 from connectors.roster_file import COLUMNS, parse_roster_change
 from streams.roster import SnapshotMessages
 from welfare_watch.models import SnapshotEntry
@@ -56,3 +59,12 @@ def test_the_worker_reads_a_replace_back_as_the_rows_sent() -> None:
     )
     sent = [json.loads(row) for row in ROWS]
     assert [e.model_dump(mode="json", include=set(COLUMNS)) for e in entry.enrollments] == sent
+
+
+def test_the_worker_reads_a_begin_marker_back_and_refuses_one_without_a_time_zone() -> None:
+    value = SnapshotBegin.marker("5f0c", TAKEN)
+    assert SnapshotBegin.is_marker(value) and not DeliveryEnd.is_marker(value)
+    assert SnapshotBegin.decode(value, 3) == SnapshotBegin("5f0c", 3, TAKEN)
+    naive = json.dumps({"snapshot_begin": "5f0c", "snapshot_at": "2026-11-28T09:00:00"})
+    with pytest.raises(ValueError, match="time zone"):
+        SnapshotBegin.decode(naive.encode(), 3)

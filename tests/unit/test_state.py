@@ -6,7 +6,13 @@ import datetime as dt
 
 import pytest
 
-from streams.state import UnknownEnrollment, with_fact, with_roster_change, with_snapshot
+from streams.state import (
+    UnknownEnrollment,
+    superseded,
+    with_fact,
+    with_roster_change,
+    with_snapshot,
+)
 from tests.factories import PERSON, enrollment, psb_death, state
 from welfare_watch.models import Enrollment, RosterChange, SnapshotEntry
 
@@ -93,3 +99,14 @@ def test_a_change_made_before_the_snapshot_loses_whichever_arrives_first() -> No
     for result in (change_first, snapshot_first):
         (only,) = result.enrollments
         assert (only.status, only.changed_at) == ("active", T)
+
+
+def test_a_change_older_than_a_snapshot_begun_before_it_in_its_partition_is_superseded() -> None:
+    begun = [(40, T)]
+    earlier, later = T - dt.timedelta(seconds=5), T + dt.timedelta(seconds=5)
+    assert superseded(earlier, 41, begun)  # after the marker, made before the snapshot
+    assert not superseded(later, 41, begun)  # made after it: it wins (with_snapshot)
+    assert not superseded(earlier, 39, begun)  # before the marker: the loader saw its person
+    assert not superseded(earlier, 41, [])  # no snapshot begun here
+    assert not superseded(None, 41, begun)
+    assert superseded(earlier, 41, [(10, T - dt.timedelta(days=1)), (40, T)])
