@@ -24,7 +24,9 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy welfare_watch streams alerts connectors stack simulate web bench tests
 
 # The whole suite: unit tests, then integration tests on a real Kafka and Redis that the
-# tests start once (on their own ports) and stop at the end. No test ran = failure. Then the
+# tests start once (on their own ports) and stop at the end. No test ran = failure. Two pytest
+# processes (pytest-xdist), each with a stack of its own, each taking whole files (a file's
+# tests share its fixtures): most of a test is waiting on a worker, Kafka or a browser. Then the
 # samples, restart, inbox API and scale-out tests again on a three-master Redis Cluster (its
 # own ports): the CLI, connectors, worker and web app on a cluster, and a master losing its last
 # writes alone. The samples in one order there (the first pass shows the order makes no
@@ -33,13 +35,14 @@ CLUSTER_TESTS = tests/integration/test_samples.py tests/integration/test_restart
 	tests/integration/test_inbox_api.py tests/integration/test_scale_out.py \
 	tests/integration/test_node_lost_last_writes.py
 test: setup lint
-	@$(VENV)/bin/pytest -q --durations=25; rc=$$?; \
+	@$(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=25; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; \
 	if [ $$rc -ne 0 ]; then exit $$rc; fi; \
 	echo "make test: again on Redis Cluster"; \
 	WW_TEST_REDIS_CLUSTER=1 WW_TEST_KAFKA=127.0.0.1:29192 \
 	WW_TEST_REDIS=redis://127.0.0.1:27379/0 WW_TEST_DATA_DIR=$(CURDIR)/.data/test-cluster \
-	$(VENV)/bin/pytest -q --durations=10 -k "not reversed and not payments" $(CLUSTER_TESTS)
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=10 -k "not reversed and not payments" \
+	$(CLUSTER_TESTS)
 
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -q tests/unit

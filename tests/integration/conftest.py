@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -21,11 +21,24 @@ WW = str(Path(sys.executable).parent / "welfare-watch")
 AS_OF = "2026-11-28"
 
 # Apart from the default ports, so a demo stack on this machine is left alone. Two test runs on
-# one machine each set WW_TEST_KAFKA, WW_TEST_REDIS and WW_TEST_DATA_DIR to their own.
+# one machine each set WW_TEST_KAFKA, WW_TEST_REDIS and WW_TEST_DATA_DIR to their own. Under
+# pytest-xdist (`make test` runs `-n 2`) each process has a stack of its own: process gwN's
+# ports are N * 1000 above those, and its data in a folder of its own.
+_XDIST = os.environ.get("PYTEST_XDIST_WORKER", "")
+_SHIFT = int(_XDIST.removeprefix("gw")) * 1000 if _XDIST.startswith("gw") else 0
+
+
+def _shifted(url: str) -> str:
+    parts = urlsplit(url if "//" in url else f"//{url}")
+    moved = parts._replace(netloc=f"{parts.hostname}:{(parts.port or 0) + _SHIFT}")
+    return urlunsplit(moved).removeprefix("//")
+
+
 TEST_ENV = {
-    "WW_KAFKA_BOOTSTRAP": os.environ.get("WW_TEST_KAFKA", "127.0.0.1:29092"),
-    "WW_REDIS_URL": os.environ.get("WW_TEST_REDIS", "redis://127.0.0.1:26379/0"),
-    "WW_DATA_DIR": os.environ.get("WW_TEST_DATA_DIR", str(REPO_ROOT / ".data" / "test")),
+    "WW_KAFKA_BOOTSTRAP": _shifted(os.environ.get("WW_TEST_KAFKA", "127.0.0.1:29092")),
+    "WW_REDIS_URL": _shifted(os.environ.get("WW_TEST_REDIS", "redis://127.0.0.1:26379/0")),
+    "WW_DATA_DIR": os.environ.get("WW_TEST_DATA_DIR", str(REPO_ROOT / ".data" / "test"))
+    + (f"-{_XDIST}" if _XDIST else ""),
     "WW_AS_OF": AS_OF,
 }
 # WW_TEST_REDIS_CLUSTER=1: Redis is a three-master Redis Cluster (`stack up --redis-cluster`) on
