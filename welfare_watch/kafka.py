@@ -63,27 +63,30 @@ def admin(bootstrap: str) -> Iterator[Any]:
         client.close()
 
 
-def _accepts(bootstrap: str) -> bool:
-    """Whether any bootstrap address takes a TCP connection (a broker that is down or
-    restarting refuses it at once; Kafka's own clients would wait their full timeout)."""
+def _refused(bootstrap: str) -> Exception | None:
+    """Why no bootstrap address takes a TCP connection (the last address's failure: refused,
+    a timeout, a name that does not resolve), or None when one does. A broker that is down or
+    restarting refuses at once, where Kafka's own clients would wait their full timeout."""
+    failure: Exception = ValueError(f"no host:port in {bootstrap!r}")
     for address in bootstrap.split(","):
         host, _, port = address.strip().rpartition(":")
         try:
             with socket.create_connection((host.strip("[]"), int(port)), timeout=_PROBE_TIMEOUT):
-                return True
-        except (OSError, ValueError):
-            continue
-    return False
+                return None
+        except (OSError, ValueError) as exc:
+            failure = exc
+    return failure
 
 
 def reachable(bootstrap: str, wait: float, waiting: Callable[[], None] = lambda: None) -> None:
     """Return once Kafka answers. While no broker takes a connection (one restarting), try
-    again for `wait` seconds, calling `waiting` once; then the one-line "cannot reach" error."""
+    again for `wait` seconds, calling `waiting` once; then the one-line "cannot reach" error,
+    naming how the last try failed."""
     deadline = time.monotonic() + wait
     told = False
-    while not _accepts(bootstrap):
+    while (failure := _refused(bootstrap)) is not None:
         if time.monotonic() >= deadline:
-            raise _unreachable(bootstrap, ConnectionRefusedError())
+            raise _unreachable(bootstrap, failure)
         if not told:
             waiting()
             told = True
