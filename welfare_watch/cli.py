@@ -677,7 +677,8 @@ def deadletter_replay(
 
 @app.command()
 def reset(yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False) -> None:
-    """Delete every topic, consumer group and Redis key welfare-watch owns. Stop workers first."""
+    """Delete every topic, consumer group and Redis key welfare-watch owns, except the revoked
+    tokens (a token signed before the reset must stay revoked after it). Stop workers first."""
     settings = _settings()
     if not yes and not typer.confirm(
         f"Delete all welfare-watch topics on {settings.env.kafka_bootstrap} and keys in "
@@ -686,10 +687,12 @@ def reset(yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False
         raise typer.Exit(1)
     topics = kafka.delete_everything(settings.env.kafka_bootstrap)
     client = _redis(settings)
-    keys = list(client.scan_iter(match=names.PREFIX + "*", count=1000))
+    kept = names.REVOKED_TOKENS.encode()
+    keys = [k for k in client.scan_iter(match=names.PREFIX + "*", count=1000) if k != kept]
     for start in range(0, len(keys), 1000):
         client.unlink(*keys[start : start + 1000])
-    out.print(f"reset: {len(topics)} topics and {len(keys)} Redis keys deleted")
+    deleted = f"{len(topics)} topics and {len(keys)} Redis keys deleted"
+    out.print(f"reset: {deleted} (revoked tokens kept)")
 
 
 def _one_line(exc: BaseException) -> str:
