@@ -70,7 +70,12 @@ class RawTopics:
         for records in batches.values():
             for record in records:
                 by_topic[record.topic].append(record)
-        results = [self._deliver(topic, records) for topic, records in sorted(by_topic.items())]
+        try:
+            results = [self._deliver(t, records) for t, records in sorted(by_topic.items())]
+        except BaseException:  # nothing of this poll counts as read: the next poll reads it again
+            for tp, records in batches.items():  # (what did get through is sent twice, and the
+                self._consumer.seek(tp, records[0].offset)  # worker keeps a record once)
+            raise
         if results:
             self._consumer.commit()
         return results
