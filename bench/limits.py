@@ -3,10 +3,11 @@ worker could not beat on this machine.
 
 - Kafka: the worker's input (`ww.facts`) read from the start by a plain aiokafka consumer, every
   value JSON-decoded.
-- Redis: every person's state read (HMGET of the person hash's fields), decoded (JSON, and
-  zlib first where the store compressed a field) and written back, in pipelines of CHUNK
-  people; the bytes written are the bytes read, so the state is unchanged (run it while no
-  worker writes). Encoding is left out: a perfect worker writes only what changed.
+- Redis: every person's state read (HMGET of the person hash's fields), decoded (JSON,
+  unpacked first where the store compressed a field: welfare_watch.packing) and written back,
+  in pipelines of CHUNK people; the bytes written are the bytes read, so the state is
+  unchanged (run it while no worker writes). Encoding is left out: a perfect worker writes
+  only what changed.
 """
 
 from __future__ import annotations
@@ -14,19 +15,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import zlib
 from dataclasses import dataclass
 from typing import Any, cast
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from welfare_watch import kafka, names, redis_client, security
+from welfare_watch.packing import unpack
 
 CHUNK = 500  # people per pipeline: the worker's own batch size
 IDLE = 60.0  # seconds without a message before the end: the read failed
-# A long field may be stored zlib-compressed (level 1); zlib's header byte is one JSON never
-# starts with, so either form reads (as the store's own reader does).
-_ZLIB = b"x"
 
 
 @dataclass(frozen=True)
@@ -86,7 +84,7 @@ def kafka_limit(bootstrap: str, topic: str = names.FACTS) -> Limit:
 
 
 def _decode(stored: bytes) -> Any:
-    return json.loads(zlib.decompress(stored) if stored[:1] == _ZLIB else stored)
+    return json.loads(unpack(stored))
 
 
 def person_keys(redis_url: str) -> list[str]:
