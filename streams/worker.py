@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import faust
@@ -12,6 +13,19 @@ from streams.app import create_app
 from welfare_watch import kafka, names
 from welfare_watch.errors import WelfareWatchError
 from welfare_watch.settings import Settings
+
+# Python's garbage collector, for a process that makes and drops many small objects per event
+# (each person's decoded facts, enrollments and alerts): with the default thresholds (700, 10,
+# 10) it collects the young objects every few events and the whole heap every few hundred. A
+# facts backlog of 46,368 records (the benchmark city's) took the worker 16.6-16.9 s with them
+# and 13.7-13.9 s with these (2026-12-06, two runs each; 100,000 for the first did no better).
+GC_THRESHOLDS = (20_000, 50, 50)
+
+
+def tune_gc() -> None:
+    """Collect less often, and never scan what start-up made (it lives as long as the worker)."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
@@ -28,4 +42,5 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     if settings.env.metrics_port:
         start_http_server(settings.env.metrics_port, addr="0.0.0.0")
     app = create_app(settings)
+    tune_gc()
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
