@@ -15,7 +15,7 @@ import faust
 from alerts.audit import AuditLog
 from alerts.model import Alert
 from connectors.ids import redact
-from streams.abandoned import abandoned, end_marker
+from streams.abandoned import end_quiet
 from streams.batch import BatchProcessor, Message, Recheck, Rejected
 from streams.catchup import CatchUp, KafkaGapReader
 from streams.deadletter import FaustDeadLetters
@@ -36,12 +36,21 @@ TimerBody = Callable[[], Coroutine[Any, Any, None]]
 
 
 class FaustPublisher:
-    """Publishes alert changes, rejections and re-checks, and waits until Kafka has them."""
+    """Publishes alert changes, rejections, re-checks and the end markers of the sets that
+    waited for a roster snapshot, and waits until Kafka has them."""
 
-    def __init__(self, alerts: Any, rejected: Any, recheck: Any) -> None:
+    def __init__(self, alerts: Any, rejected: Any, recheck: Any, roster: Any) -> None:
         self._alerts = alerts
         self._rejected = rejected
         self._recheck = recheck
+        self._roster = roster
+
+    async def roster_markers(self, markers: Sequence[tuple[int, bytes]]) -> None:
+        pending = [
+            await self._roster.send(value=value, partition=partition, force=True)
+            for partition, value in markers
+        ]
+        await asyncio.gather(*pending)
 
     async def recheck(self, rechecks: Sequence[Recheck]) -> None:
         pending = [
@@ -84,8 +93,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         broker_credentials=security.faust_credentials(settings.env),  # SASL/TLS, or None
     )
     inputs = app.topic(*names.WORKER_INPUTS, value_serializer="raw", key_serializer="raw")
+    roster = app.topic(names.ROSTER_CHANGES, value_serializer="raw", key_serializer="raw")
     publisher = FaustPublisher(
-        app.topic(names.ALERTS), app.topic(names.REJECTED), app.topic(names.RECHECK)
+        app.topic(names.ALERTS), app.topic(names.REJECTED), app.topic(names.RECHECK), roster
     )
     redis = redis_client.connect_async(settings.env.redis_url)
     store = PersonStore(redis, worker.partitions)
@@ -122,11 +132,13 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
     async def end_abandoned_deliveries() -> None:
         """End, on their sender's behalf, deliveries that stopped before their end marker."""
         now = dt.datetime.now(dt.UTC).timestamp()
-        quiet = abandoned(await store.pending_deliveries(), now, worker.abandon_after)
-        for pending in quiet:
-            await facts.send(value=end_marker(pending), partition=pending.partition)
+        quiet, gone = await end_quiet(
+            store, facts, roster, worker.partitions, now, worker.abandon_after
+        )
         if quiet:
-            log.warning("ended %d abandoned deliveries (no end marker came)", len(quiet))
+            log.warning("ended %d abandoned deliveries (no end marker came)", quiet)
+        if gone:
+            log.warning("ended %d abandoned roster snapshots (no end marker came)", gone)
 
     @timer(app, RECOVER_EVERY)
     async def recover_lost_saves() -> None:

@@ -30,6 +30,13 @@ from streams.offsets import advanced, batch_high_water, covered
 from streams.outbox import outbox_partition
 from streams.rules import Context, evaluate
 from streams.rules.sources import refutations, stale_sources
+from streams.snapshots import (
+    WAITING_ORDER,
+    still_open,
+    waited_for,
+    waiting_delivery,
+    whole_markers,
+)
 from streams.state import (
     PersonState,
     UnknownEnrollment,
@@ -140,6 +147,9 @@ class Publisher(Protocol):
 
     async def recheck(self, rechecks: Sequence[Recheck]) -> None: ...
 
+    async def roster_markers(self, markers: Sequence[tuple[int, bytes]]) -> None:
+        """End markers onto roster.changes, each on its partition (streams.snapshots)."""
+
 
 _TRIGGERS: tuple[str, ...] = get_args(Trigger)
 
@@ -216,6 +226,9 @@ class _Work:
     changed: set[str] = field(default_factory=set)  # whose facts or enrollments this batch brings
     # household members another worker owns, to re-evaluate there (one writer per person)
     elsewhere: dict[str, Trigger] = field(default_factory=dict)
+    # people evaluated because the roster snapshot they waited for is whole: they do not wait
+    # for it again (its sets are ended by the abandoned sweep too, whole or not)
+    waited: dict[str, str] = field(default_factory=dict)
 
 
 class BatchProcessor:
@@ -267,7 +280,9 @@ class BatchProcessor:
         work = self._apply(items, partition_of, loaded.states, changes, rejected)
         work.partitions = {m.partition for m in messages}
         await self._end_deliveries(items, work, loaded, changes)
+        await self._wait_for_snapshots(work, loaded, changes)
         await self._add_households(work, loaded, changes)
+        await self._spare_rechecks(work, loaded, changes)
         await self._defer_mid_delivery(work, loaded, changes, ending=changes.delivered)
         changed_alerts = await self._evaluate(work, loaded, changes, now)
         commands = [i for i in items if isinstance(i, Command)]
@@ -296,6 +311,7 @@ class BatchProcessor:
         kept_from: list[Message] = []
         for item, message in zip(decoded, read_from, strict=True):
             if isinstance(item, SnapshotBegin):
+                changes.snapshots_seen.add(item.snapshot)
                 if message.offset is not None:
                     begun[message.partition].append((message.offset, item.taken))
                     new = changes.snapshots_begun.setdefault(message.partition, {})
@@ -322,10 +338,12 @@ class BatchProcessor:
             partitions = self._settings.policy.worker.partitions
             for chain, entries in audit_entries(changed_alerts, partitions).items():
                 await self._audit.append_many(chain, entries)
-        if changes:
-            await self._store.save(changes, loaded)
+        whole = await self._store.save(changes, loaded) if changes else []
         if elsewhere:  # and after it, so that their owner sees this batch's people saved
             await self._publisher.recheck(elsewhere)
+        for snapshot in whole:  # the people who waited for it, evaluated in their partitions
+            log.info("a roster snapshot has ended in every partition: its households are judged")
+            await self._publisher.roster_markers(whole_markers(snapshot, self._partitions))
 
     async def _evaluate_ahead(
         self, ends: Sequence[DeliveryEnd], people: Sequence[str], now: dt.datetime
@@ -352,8 +370,12 @@ class BatchProcessor:
             chunk = ahead[start : start + EVALUATE_AT_ONCE]
             loaded = await self._store.load(chunk)
             work = _Work({pid: trigger for pid in chunk}, {}, {end.partition}, set(chunk))
+            if waits := waited_for(end.delivery):
+                work.waited = dict.fromkeys(chunk, waits[0])
             changes = Changes(seen_at=now.timestamp(), evaluated={key: set(chunk)})
+            await self._wait_for_snapshots(work, loaded, changes)
             await self._add_households(work, loaded, changes)
+            await self._spare_rechecks(work, loaded, changes)
             await self._defer_mid_delivery(work, loaded, changes, ending=[key])
             changed_alerts = await self._evaluate(work, loaded, changes, now)
             await self._write(work, loaded, changes, changed_alerts)
@@ -390,9 +412,12 @@ class BatchProcessor:
                     continue
                 changes.roster[pid] = states[pid]
                 work.changed.add(pid)
+                _join(states[pid], changes)
             elif isinstance(item, SnapshotEntry):  # evaluated at the snapshot's end marker
                 states[pid] = changes.roster[pid] = with_snapshot(state, item)
+                changes.snapshots_seen.add(item.snapshot)
                 _pend(item, partition_of[pid], changes)
+                _join(states[pid], changes)
                 continue
             elif item.as_of is not None:
                 work.as_of[pid] = item.as_of
@@ -411,23 +436,58 @@ class BatchProcessor:
         ends = [i for i in decoded if isinstance(i, DeliveryEnd)]
         if not ends:
             return
-        stored = await self._store.pending_many([(e.delivery, e.partition) for e in ends])
+        sets = _ended_sets(ends)
+        stored = await self._store.pending_many(list(sets))
         everyone: set[str] = set()
-        for end, members in zip(ends, stored, strict=True):
-            key = (end.delivery, end.partition)
+        for (key, trigger), members in zip(sets.items(), stored, strict=True):
             people = members | changes.pending.pop(key, set())
             changes.delivered.append(key)
+            if waits := waited_for(key[0]):
+                work.waited.update(dict.fromkeys(people, waits[0]))
+            for pid in people:
+                work.triggers.setdefault(pid, trigger)
+            everyone |= people
+        for end in ends:
+            if end.feed == SNAPSHOT_FEED and not waited_for(end.delivery):  # the snapshot's own
+                changes.snapshots_ended.setdefault(end.delivery, set()).add(end.partition)
             if end.feed and end.feed != SNAPSHOT_FEED and not end.abandoned:
                 at = (end.at or self._clock()).timestamp()
                 changes.feeds_delivered[end.feed] = max(
                     changes.feeds_delivered.get(end.feed, 0), at
                 )
-            trigger = _end_trigger(end)
-            for pid in people:
-                work.triggers.setdefault(pid, trigger)
-            everyone |= people
         loaded.add(await self._store.load(sorted(everyone - loaded.states.keys())))
         work.changed |= everyone
+
+    async def _wait_for_snapshots(self, work: _Work, loaded: Loaded, changes: Changes) -> None:
+        """While a roster snapshot is open (some partition has applied some of it, another has
+        not ended it), whoever has a household waits for it to be whole instead of being
+        evaluated, in a pending set of their partition, with what brought them in
+        (streams.snapshots). A re-check for another day than today (a scan run for a past
+        date) does not wait: its date would be lost."""
+        today = self._settings.today()
+        candidates = [
+            pid
+            for pid in work.triggers
+            if work.as_of.get(pid, today) == today
+            and any(e.household_id for e in loaded.states[pid].enrollments)
+        ]
+        if not candidates:
+            return
+        snapshots = await self._store.snapshots()
+        open_now = still_open(snapshots, changes.snapshots_ended, self._partitions)
+        waiting = 0
+        for pid in candidates:
+            snapshot = next((s for s in open_now if s != work.waited.get(pid)), None)
+            if snapshot is None:
+                continue
+            trigger = work.triggers.pop(pid)
+            work.as_of.pop(pid, None)
+            key = (waiting_delivery(snapshot, trigger), outbox_partition(pid, self._partitions))
+            changes.pending.setdefault(key, set()).add(pid)
+            changes.pending_of[key] = (SNAPSHOT_FEED, trigger == "payment")
+            waiting += 1
+        if waiting:
+            log.debug("%d people wait for a roster snapshot to reach all of it", waiting)
 
     async def _add_households(self, work: _Work, loaded: Loaded, changes: Changes) -> None:
         """A change to anyone in a household re-evaluates everyone in it (rule 13), and everyone
@@ -469,6 +529,27 @@ class BatchProcessor:
                 loaded.states[pid] = replace(
                     state, co_members={**state.co_members, household: others}
                 )
+
+    async def _spare_rechecks(self, work: _Work, loaded: Loaded, changes: Changes) -> None:
+        """No re-check for a household member in another partition who waits for the roster
+        snapshot that this batch's people waited for: their own partition evaluates them once
+        it is whole, after every save it needs, unless someone in their household changes in
+        this batch (saved after that, maybe). A roster snapshot of a city would otherwise send
+        a re-check pair for most co-members in another partition."""
+        if not work.elsewhere or not work.waited:
+            return
+        fresh = changes.facts.keys() | changes.roster.keys()
+        asked: dict[tuple[str, int], list[str]] = {}
+        for pid in work.elsewhere:
+            household = {m.person_id for ms in loaded.states[pid].co_members.values() for m in ms}
+            if household.isdisjoint(fresh):
+                partition = outbox_partition(pid, self._partitions)
+                for snapshot in set(work.waited.values()):
+                    for trigger in WAITING_ORDER:
+                        key = (waiting_delivery(snapshot, trigger), partition)
+                        asked.setdefault(key, []).append(pid)
+        for pid in await self._store.in_pending(asked):
+            del work.elsewhere[pid]
 
     async def _defer_mid_delivery(
         self,
@@ -513,7 +594,7 @@ class BatchProcessor:
             for e in loaded.states[pid].enrollments:
                 if e.household_id and pid not in members[e.household_id]:
                     members[e.household_id].add(pid)
-                    changes.households[e.household_id] = members[e.household_id]
+                    changes.households.setdefault(e.household_id, set()).add(pid)
 
     async def _evaluate(
         self, work: _Work, loaded: Loaded, changes: Changes, now: dt.datetime
@@ -605,9 +686,34 @@ class BatchProcessor:
 
 def _end_trigger(end: DeliveryEnd) -> Trigger:
     """Why the people of a delivery are evaluated at its end marker."""
+    if waits := waited_for(end.delivery):
+        return waits[1]
     if end.feed == SNAPSHOT_FEED:
         return "enrollment"
     return "payment" if end.payment else "event"
+
+
+def _ended_sets(ends: Sequence[DeliveryEnd]) -> dict[tuple[str, int], Trigger]:
+    """The pending sets that end markers end, with the trigger their people are evaluated as.
+    A set that waited for a roster snapshot ends with the others of its snapshot and partition,
+    in streams.snapshots.WAITING_ORDER: someone in two keeps the trigger of the department's
+    record that brought them in."""
+    sets: dict[tuple[str, int], Trigger] = {}
+    for end in ends:
+        if waits := waited_for(end.delivery):
+            for trigger in WAITING_ORDER:
+                sets.setdefault((waiting_delivery(waits[0], trigger), end.partition), trigger)
+        else:
+            sets.setdefault((end.delivery, end.partition), _end_trigger(end))
+    return sets
+
+
+def _join(state: PersonState, changes: Changes) -> None:
+    """Record a person in the households their enrollments name, as the roster change that
+    names them is applied: every member of a household is in its set before the snapshot
+    that made them one is whole (streams.snapshots)."""
+    for household in {e.household_id for e in state.enrollments if e.household_id}:
+        changes.households.setdefault(household, set()).add(state.person_id)
 
 
 def _enrolled_in(state: PersonState, household: str) -> bool:

@@ -18,6 +18,7 @@ from redis.typing import EncodableT, FieldT
 from alerts.lifecycle import Outcome
 from alerts.model import Alert
 from streams import outbox
+from streams.snapshots import SnapshotProgress, waited_for
 from streams.state import PersonState
 from welfare_watch import names, redis_client
 from welfare_watch.models import Enrollment, Fact
@@ -85,12 +86,17 @@ class Changes:
     # pending sets' people evaluated ahead of their end marker (a large delivery, a chunk at a
     # time): taken off their set once saved
     evaluated: dict[tuple[str, int], set[str]] = field(default_factory=dict)
+    # roster snapshots this batch applied any of (streams.snapshots: open until whole), and
+    # the partitions it ended each in
+    snapshots_seen: set[str] = field(default_factory=set)
+    snapshots_ended: dict[str, set[int]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(
             self.roster or self.facts or self.households or self.alerts or self.pending
             or self.delivered or self.feeds_delivered or self.outcomes or self.offsets
             or self.progress or self.remark or self.evaluated or self.snapshots_begun
+            or self.snapshots_seen or self.snapshots_ended
         )  # fmt: skip
 
 
@@ -221,6 +227,12 @@ class PersonStore:
             )
         return begun
 
+    async def snapshots(self) -> list[SnapshotProgress]:
+        """Every roster snapshot the store knows of: the open ones, and those whole for less
+        than SNAPSHOTS_KEPT seconds (streams.snapshots)."""
+        raw = await self._redis.hgetall(names.SNAPSHOTS)
+        return [SnapshotProgress.decode(name, body) for name, body in raw.items()]
+
     async def households(self, household_ids: Sequence[str]) -> dict[str, set[str]]:
         """Everyone ever enrolled in each household (names.household_key)."""
         if not household_ids:
@@ -258,16 +270,23 @@ class PersonStore:
     ) -> set[str]:
         """Who of `people` (by partition) waits in the pending set of a delivery that is still
         open in their partition, other than those `ending` (two round trips, the second only
-        when a delivery is open where someone is)."""
-        open_sets = [
+        when a delivery is open where someone is). The sets that wait for a roster snapshot do
+        not count: their people's state is whole, only their household may not be, and while
+        it may not, no one with a household is evaluated (streams.snapshots)."""
+        fields = [
             PendingDelivery.decode_field(f)
             for f in await self._redis.hkeys(names.PENDING_DELIVERIES)
         ]
+        open_sets = {(d, p) for d, p in fields if waited_for(d) is None} - set(ending)
+        return await self.in_pending({key: people.get(key[1], ()) for key in open_sets})
+
+    async def in_pending(self, wanted: Mapping[tuple[str, int], Collection[str]]) -> set[str]:
+        """Who of the people asked about each (delivery, partition) is in its pending set (one
+        round trip, none when no one is asked about)."""
         pipe = self._redis.pipeline(transaction=False)
         asked: list[list[str]] = []
-        for key in sorted(set(open_sets) - set(ending)):
-            whom = sorted(people.get(key[1], ()))
-            if whom:
+        for key, people in sorted(wanted.items()):
+            if whom := sorted(people):
                 pipe.smismember(names.pending_key(*key), whom)
                 asked.append(whom)
         if not asked:
@@ -295,7 +314,7 @@ class PersonStore:
             for k, v in raw.items()
         ]
 
-    async def save(self, changes: Changes, loaded: Loaded) -> None:
+    async def save(self, changes: Changes, loaded: Loaded) -> list[str]:
         """Write a batch back, one person at a time, so that it works the same on one Redis
         and on Redis Cluster (where one transaction cannot span people):
 
@@ -305,7 +324,9 @@ class PersonStore:
         2. each person's state with their alerts' outbox entries, atomically (one script on
            the person's slot), only if no one saved them since they were loaded;
         3. then what must not run ahead of the state: the alert events, the deliveries done,
-           the input's progress, the commands' answers.
+           the input's progress, the commands' answers, the roster snapshots' ends.
+
+        Returns the roster snapshots this save made whole (streams.snapshots).
 
         Raises Fenced when someone else saved a person since the load (the batch is then
         loaded and processed again)."""
@@ -321,6 +342,9 @@ class PersonStore:
             latest[alert.alert_id] = alert
         outboxes = sorted({a.person_id for a, _ in written})
         self._mark_outboxes(before, outboxes, marked)
+        if changes.snapshots_seen:  # open before any of their people is saved
+            before.eval(_SNAPSHOT_SEEN, 1, names.SNAPSHOTS, marked / 1000,
+                        *sorted(changes.snapshots_seen))  # fmt: skip
         await before.execute()
 
         people = self._redis.pipeline(transaction=False)  # one script per person (slot)
@@ -348,20 +372,14 @@ class PersonStore:
         if fenced:
             await after.execute()
             raise Fenced(len(fenced))
-        for (delivery, partition), evaluated in changes.evaluated.items():
-            after.srem(names.pending_key(delivery, partition), *sorted(evaluated))
-        for delivery, partition in changes.delivered:
-            after.delete(names.pending_key(delivery, partition))
-            after.hdel(names.PENDING_DELIVERIES, pending_field(delivery, partition))
-        if changes.feeds_delivered:
-            after.zadd(names.FEED_DELIVERED, changes.feeds_delivered, gt=True)
-        for (topic, partition), offset in changes.progress.items():  # on each master, after
-            label = names.input_label(topic, partition)  # the saves there
-            for key in progress_keys[partition]:
-                after.eval(_RAISE, 1, key, label, offset)
-        for outcome in changes.outcomes:  # readable once the change itself is saved
-            after.set(names.command_result_key(outcome.command_id), outcome.as_json(), ex=600)
-        await after.execute()
+        _follow(after, changes, progress_keys)
+        ended = sorted(changes.snapshots_ended.items())
+        for snapshot, partitions in ended:  # last: once everything of the batch is saved
+            after.eval(_SNAPSHOT_ENDED, 1, names.SNAPSHOTS, marked / 1000, self._partitions,
+                       SNAPSHOTS_KEPT, snapshot, *sorted(partitions))  # fmt: skip
+        results = await after.execute()
+        made = results[len(results) - len(ended) :] if ended else []
+        return [snapshot for (snapshot, _), whole in zip(ended, made, strict=True) if whole]
 
     def _grow(
         self,
@@ -391,6 +409,26 @@ class PersonStore:
             pipe.zadd(names.outbox_index_key(partition), {pid: marked})
 
 
+def _follow(
+    pipe: aioredis.client.Pipeline, changes: Changes, progress_keys: Mapping[int, Sequence[str]]
+) -> None:
+    """What must not run ahead of the people's saves: the deliveries done, the input's
+    progress (on each master, after the saves there), the commands' answers."""
+    for (delivery, partition), evaluated in changes.evaluated.items():
+        pipe.srem(names.pending_key(delivery, partition), *sorted(evaluated))
+    for delivery, partition in changes.delivered:
+        pipe.delete(names.pending_key(delivery, partition))
+        pipe.hdel(names.PENDING_DELIVERIES, pending_field(delivery, partition))
+    if changes.feeds_delivered:
+        pipe.zadd(names.FEED_DELIVERED, changes.feeds_delivered, gt=True)
+    for (topic, partition), offset in changes.progress.items():
+        label = names.input_label(topic, partition)
+        for key in progress_keys[partition]:
+            pipe.eval(_RAISE, 1, key, label, offset)
+    for outcome in changes.outcomes:  # readable once the change itself is saved
+        pipe.set(names.command_result_key(outcome.command_id), outcome.as_json(), ex=600)
+
+
 class Fenced(redis.exceptions.ConnectionError):
     """Someone saved people of this batch since it loaded them: a worker the group has moved
     on from, or this one before a restart. The batch is loaded and processed again (a
@@ -413,6 +451,58 @@ if ARGV[2] == 'gone' then redis.call('HDEL', KEYS[1], 'enrollments') end
 redis.call('HSET', KEYS[1], 'version', version + 1)
 for i = 4 + 2 * n, #ARGV, 2 do
   redis.call('XADD', KEYS[2], '*', 'id', ARGV[i], 'alert', ARGV[i + 1])
+end
+return 1
+"""
+
+
+# How long a whole snapshot stays in names.SNAPSHOTS: a message of it read again within that
+# time (after a crash) does not open it again.
+SNAPSHOTS_KEPT = 86_400
+
+# A roster snapshot a batch applied some of (KEYS: names.SNAPSHOTS; ARGV: now, the snapshots):
+# known from now on, open until whole; when a worker last applied any of it.
+_SNAPSHOT_SEEN = """
+local now = tonumber(ARGV[1])
+for i = 2, #ARGV do
+  local raw = redis.call('HGET', KEYS[1], ARGV[i])
+  local s = raw and cjson.decode(raw) or {ended = {}}
+  if not s.whole then
+    s.seen = now
+    redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(s))
+  end
+end
+"""
+
+# A roster snapshot a batch ended in some partitions (KEYS: names.SNAPSHOTS; ARGV: now, the
+# partition count, SNAPSHOTS_KEPT, the snapshot, the partitions): returns 1 when this made it
+# whole, in one step, so that exactly one worker learns it; snapshots whole for longer than
+# SNAPSHOTS_KEPT are forgotten then.
+_SNAPSHOT_ENDED = """
+local now, total, kept = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local raw = redis.call('HGET', KEYS[1], ARGV[4])
+local s = raw and cjson.decode(raw) or {ended = {}}
+if s.whole then return 0 end
+local have = {}
+for _, p in ipairs(s.ended) do have[p] = true end
+for i = 5, #ARGV do
+  local p = tonumber(ARGV[i])
+  if not have[p] then
+    have[p] = true
+    table.insert(s.ended, p)
+  end
+end
+s.seen = now
+if #s.ended < total then
+  redis.call('HSET', KEYS[1], ARGV[4], cjson.encode(s))
+  return 0
+end
+s.whole = now
+redis.call('HSET', KEYS[1], ARGV[4], cjson.encode(s))
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local other = cjson.decode(all[i + 1])
+  if other.whole and now - other.whole > kept then redis.call('HDEL', KEYS[1], all[i]) end
 end
 return 1
 """

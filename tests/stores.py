@@ -19,6 +19,7 @@ class Collected:
         self.alerts: list[Alert] = []
         self.rejected: list[Rejected] = []
         self.rechecks: list[Recheck] = []
+        self.roster_markers_sent: list[tuple[int, bytes]] = []
 
     async def publish(self, alerts: Sequence[Alert], rejected: Sequence[Rejected]) -> None:
         self.alerts.extend(alerts)
@@ -26,6 +27,9 @@ class Collected:
 
     async def recheck(self, rechecks: Sequence[Recheck]) -> None:
         self.rechecks.extend(rechecks)
+
+    async def roster_markers(self, markers: Sequence[tuple[int, bytes]]) -> None:
+        self.roster_markers_sent.extend(markers)
 
 
 class ProgressOnly(PersonStore):
@@ -37,9 +41,10 @@ class ProgressOnly(PersonStore):
         super().__init__(redis)
         self.saved: list[Changes] = []
 
-    async def save(self, changes: Changes, loaded: Loaded) -> None:
+    async def save(self, changes: Changes, loaded: Loaded) -> list[str]:
         assert not (changes.roster or changes.facts or changes.alerts or changes.offsets)
         self.saved.append(changes)
+        return []
 
     @property
     def progress(self) -> dict[tuple[str, int], int]:  # type: ignore[override]

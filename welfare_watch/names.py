@@ -92,6 +92,9 @@ def snapshots_begun_key(partition: int) -> str:
     return f"{PREFIX}snapshots-begun:{{p{partition}}}"
 
 
+# hash snapshot id -> JSON {"seen", "ended": [partitions], "whole"}: each roster snapshot a
+# worker has applied any of, until it has ended in every partition (streams.snapshots)
+SNAPSHOTS = PREFIX + "snapshots"
 PROGRESS_PATTERN = PREFIX + "progress:*"  # every progress key (see progress_key)
 
 

@@ -79,17 +79,23 @@ def _message(record: Any) -> Message:
 
 async def process(settings: Settings, messages: list[Message]) -> None:
     """`messages` through a BatchProcessor on the real Redis, partition by partition, in the
-    order given, in batches of the worker's size."""
+    order given, in batches of the worker's size; then the end markers the worker puts on
+    roster.changes once a snapshot is whole (streams.snapshots), as a worker would read them."""
     by_partition: dict[int, list[Message]] = defaultdict(list)
     for message in messages:
         by_partition[message.partition].append(message)
     client = redis_client.connect_async(settings.env.redis_url)  # one server or a cluster
     try:
         store = PersonStore(client, settings.policy.worker.partitions)
-        processor = BatchProcessor(store, Collected(), settings, Metrics(CollectorRegistry()))
+        published = Collected()
+        processor = BatchProcessor(store, published, settings, Metrics(CollectorRegistry()))
         for partition in sorted(by_partition):
             batch = by_partition[partition]
             for start in range(0, len(batch), _BATCH):
                 await processor.process(batch[start : start + _BATCH])
+        while markers := published.roster_markers_sent:
+            published.roster_markers_sent = []
+            for partition, value in markers:
+                await processor.process([Message(names.ROSTER_CHANGES, value, partition)])
     finally:
         await client.aclose()

@@ -4,11 +4,14 @@ end marker does not leave its people waiting for the daily scan. On the real sta
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from pathlib import Path
 
 from kafka import KafkaProducer
 
+from connectors.delivery import SnapshotBegin
+from streams.snapshots import SnapshotProgress
 from tests import citygen
 from tests.integration.conftest import Cli, Worker, stored_alerts
 from welfare_watch import names, redis_client
@@ -88,3 +91,59 @@ def test_a_delivery_whose_sender_died_is_ended_for_it(
         assert "ended 1 abandoned deliveries" in worker.log.read_text()
     finally:
         worker.stop()
+
+
+def test_a_roster_snapshot_whose_loader_died_is_ended_for_it(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A household waits for an open snapshot (streams.snapshots); a loader that died after
+    some of it, before its end markers, does not leave it waiting for ever: the sweep ends the
+    snapshot's partitions, and the household is judged on what arrived (the member the
+    snapshot added counts), with the trigger that brought the head in."""
+    config = tmp_path / "abandon-fast.toml"
+    config.write_text("[worker]\nabandon_after = 2\nabandon_check_every = 1\n")
+    ww = Cli({**stack_env, "WW_CONFIG": str(config)})
+    ww("reset", "--yes")
+    worker = ww.worker(tmp_path / "worker.log").start()
+    try:
+        head, member = citygen.person_id(64), citygen.person_id(65)
+        roster = citygen.write_csv(
+            tmp_path / "roster.csv", citygen.ROSTER_HEADER, [_dibao(head, "head", "1000.00")]
+        )
+        ww("roster", "load", str(roster))
+        ww("wait")
+        # A loader that sent the begin markers and two people, then died.
+        taken = dt.datetime.now(dt.UTC)
+        producer = KafkaProducer(bootstrap_servers=ww.env["WW_KAFKA_BOOTSTRAP"])
+        for partition in producer.partitions_for(names.ROSTER_CHANGES):
+            begin = SnapshotBegin.marker("died", taken)
+            producer.send(names.ROSTER_CHANGES, value=begin, partition=partition)
+        for pid, role, amount in ((head, "head", "1000.00"), (member, "member", "0.00")):
+            rows = [dict(zip(citygen.ROSTER_HEADER, _dibao(pid, role, amount), strict=True))]
+            body = {"op": "replace", "person_id": pid, "snapshot": "died",
+                    "snapshot_at": taken.isoformat(), "enrollments": rows}  # fmt: skip
+            producer.send(names.ROSTER_CHANGES, key=pid.encode(), value=json.dumps(body).encode())
+        producer.flush()
+        producer.close()
+        income = citygen.write_csv(
+            tmp_path / "income.csv", ["身份证号", "姓名", "所属期", "缴费单位", "月收入"],
+            [[head, "测试人", "2026-10", "某公司", "2400.00"]],
+        )  # fmt: skip
+        ww("ingest", "income", str(income))
+        ww("wait")  # the head waits for the snapshot, the sweep ends it
+
+        (alert,) = stored_alerts(ww.env)
+        assert (alert.type, alert.trigger) == ("INCOME_OVER_THRESHOLD", "event")
+        assert "(2400.00 over 2 people)" in alert.reason
+        client = redis_client.connect(ww.env["WW_REDIS_URL"])
+        (raw,) = client.hmget(names.SNAPSHOTS, ["died"])
+        assert raw is not None and SnapshotProgress.decode("died", raw).whole is not None
+        assert list(client.scan_iter(match=names.PENDING_PATTERN)) == []
+        assert "ended 1 abandoned roster snapshots" in worker.log.read_text()
+    finally:
+        worker.stop()
+
+
+def _dibao(pid: str, role: str, amount: str) -> list[str]:
+    return [pid, "测试人", "dibao_urban", "HH-210105-000064", role, "210105", "华山社区",
+            "cw-210105-01", amount, "2020-01-01", "active"]  # fmt: skip

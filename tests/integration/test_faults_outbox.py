@@ -64,11 +64,11 @@ class SaveFailsOnce(PersonStore):
 
     failed = False
 
-    async def save(self, changes: Changes, loaded: Loaded) -> None:
+    async def save(self, changes: Changes, loaded: Loaded) -> list[str]:
         if not self.failed:
             self.failed = True
             raise redis.ConnectionError("injected: Redis went away before the save")
-        await super().save(changes, loaded)
+        return await super().save(changes, loaded)
 
 
 class Published:

@@ -39,9 +39,9 @@ class Recording(PersonStore):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.chunks: list[int] = []
 
-    async def save(self, changes: Changes, loaded: Loaded) -> None:
+    async def save(self, changes: Changes, loaded: Loaded) -> list[str]:
         self.chunks.extend(len(people) for people in changes.evaluated.values())
-        await super().save(changes, loaded)
+        return await super().save(changes, loaded)
 
 
 def _people(settings: Settings) -> list[str]:

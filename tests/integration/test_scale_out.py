@@ -48,11 +48,9 @@ def test_three_workers_on_a_cluster_then_a_fourth_and_one_killed(six: Cli, tmp_p
     try:
         for w in workers[:3]:
             w.start()
+        # the feeds follow the roster at once: households wait until every partition has
+        # applied the snapshot (streams.snapshots)
         six("roster", "load", str(city / "roster.csv"))
-        # the whole roster applied before the feeds: a household judged while the snapshot has
-        # not yet reached a member in another partition is a known gap, caught on its own
-        # (test_snapshot_stream.py, xfail); this test is about workers coming and going
-        six("wait", "--timeout", "600", timeout=700)
         for n, feed in enumerate([*FEEDS, "payments"]):
             if feed == "payments":  # after the back-load, as test_city sends them
                 six("wait", "--timeout", "600", timeout=700)

@@ -17,6 +17,7 @@ from connectors.delivery import SNAPSHOT_FEED, marker
 from connectors.parse import parse_feed
 from streams.batch import BatchProcessor, Message
 from streams.outbox import outbox_partition
+from streams.snapshots import waiting_delivery
 from streams.store import PersonStore
 from tests import citygen
 from tests.integration.conftest import Cli
@@ -29,6 +30,10 @@ from welfare_watch.models import Fact
 from welfare_watch.settings import Settings
 
 NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
+OVER_TWO = (
+    "per-capita monthly income 1200.00 (2400.00 over 2 people) exceeds the 城市最低生活保障 "
+    "standard 1000.00"
+)
 
 
 def test_a_snapshot_s_people_are_evaluated_at_its_end_marker(ww: Cli, tmp_path: Path) -> None:
@@ -101,23 +106,25 @@ async def _conditions(store: PersonStore, people: list[str]) -> list[str]:
     return [a.condition for pid in people for a in loaded.alerts[pid].values()]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (issue 10, item 4): a household is judged while a snapshot has not yet "
-    "reached a member in another partition; household rules must wait for the whole snapshot",
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [("1200.00", []), ("2400.00", [OVER_TWO])],
 )
 def test_a_household_is_not_judged_before_the_snapshot_reaches_all_its_members(
-    ww: Cli, tmp_path: Path
+    ww: Cli, tmp_path: Path, amount: str, expected: list[str]
 ) -> None:
     """Found by the scale-out test on a cluster (an INCOME_OVER_THRESHOLD "over 1 people"):
     partitions run at their own pace, so one partition can end a department's delivery while
     another has not yet applied the snapshot's `replace` of a household member. Here the head's
     partition takes its share of the snapshot and an income file first; the member's partition
-    takes its share after. 1,200 yuan over two people is under the 1,000 standard."""
+    takes its share after. The household waits for the whole snapshot (streams.snapshots) and
+    is judged on both: 1,200 yuan over two people is under the 1,000 standard, 2,400 is not;
+    the income file's `event` stays the alert's trigger."""
     settings = settings_of(ww)
     partitions = settings.policy.worker.partitions
-    head, member = _two_partitions(partitions)
-    household = "HH-210105-000900"
+    head, member = _two_partitions(partitions, 900 + 200 * len(expected))
+    household = f"HH-210105-{900 + len(expected):06d}"
+    snapshot = f"S2-{len(expected)}"
     taken = dt.datetime.now(dt.UTC).isoformat()
 
     def row(pid: str, role: str, amount: str) -> dict[str, str]:
@@ -126,7 +133,7 @@ def test_a_household_is_not_judged_before_the_snapshot_reaches_all_its_members(
                          "monthly_amount": amount}  # fmt: skip
 
     def replace(pid: str, rows: list[dict[str, str]]) -> Message:
-        body = {"op": "replace", "person_id": pid, "snapshot": "S2", "snapshot_at": taken,
+        body = {"op": "replace", "person_id": pid, "snapshot": snapshot, "snapshot_at": taken,
                 "enrollments": rows}  # fmt: skip
         return Message(names.ROSTER_CHANGES, json.dumps(body).encode(),
                        outbox_partition(pid, partitions), 10, pid.encode())  # fmt: skip
@@ -135,9 +142,12 @@ def test_a_household_is_not_judged_before_the_snapshot_reaches_all_its_members(
         feed = SNAPSHOT_FEED if topic == names.ROSTER_CHANGES else "income"
         return Message(topic, marker(delivery, False, feed), partition, offset)
 
+    def snapshot_ended(partition: int) -> Message:
+        return ended(snapshot, names.ROSTER_CHANGES, partition, 11)
+
     income = citygen.write_csv(
         tmp_path / "income.csv", ["身份证号", "姓名", "所属期", "缴费单位", "月收入"],
-        [[head, "测试人", "2026-10", "某公司", "1200.00"]],
+        [[head, "测试人", "2026-10", "某公司", amount]],
     )  # fmt: skip
     (fact,) = [f for f in parse_feed(settings.feeds["income"], income, NOW, "file:income")
                if isinstance(f, Fact)]  # fmt: skip
@@ -148,35 +158,60 @@ def test_a_household_is_not_judged_before_the_snapshot_reaches_all_its_members(
         client = aioredis.Redis.from_url(settings.env.redis_url)
         try:
             store = PersonStore(client, partitions)
+            published = Collected()
             processor = BatchProcessor(
-                store, Collected(), settings, Metrics(CollectorRegistry()), lambda: NOW
+                store, published, settings, Metrics(CollectorRegistry()), lambda: NOW
             )
             # the head's partition: its share of the snapshot, then an income file
-            await processor.process([replace(head, [row(head, "head", "1000.00")]),
-                                     ended("S2", names.ROSTER_CHANGES, p_head, 11)])  # fmt: skip
+            await processor.process(
+                [replace(head, [row(head, "head", "1000.00")]), snapshot_ended(p_head)]
+            )
             await processor.process([
                 Message(names.FACTS, fact.model_dump_json().encode(), p_head, 5, head.encode()),
                 ended("I1", names.FACTS, p_head, 6),
             ])  # fmt: skip
             # the member's partition catches up, then the others end the snapshot
-            await processor.process([replace(member, [row(member, "member", "0.00")]),
-                                     ended("S2", names.ROSTER_CHANGES, p_member, 11)])  # fmt: skip
+            await processor.process(
+                [replace(member, [row(member, "member", "0.00")]), snapshot_ended(p_member)]
+            )
+            assert await _conditions(store, [head, member]) == []  # both wait
             others = [p for p in range(partitions) if p not in (p_head, p_member)]
-            await processor.process([ended("S2", names.ROSTER_CHANGES, p, 11) for p in others])
+            await processor.process([snapshot_ended(p) for p in others])
+            assert await _conditions(store, [head, member]) == []
+            # the snapshot is whole: the sets that waited for it are ended on every partition,
+            # here the head's first: the member waits too, so is not sent a re-check
+            whole = dict(published.roster_markers_sent)
+            assert sorted(whole) == list(range(partitions))
+            await processor.process([Message(names.ROSTER_CHANGES, whole.pop(p_head), p_head, 20)])
+            assert member not in {r.person_id for r in published.rechecks}
+            await processor.process(
+                [Message(names.ROSTER_CHANGES, value, p, 21) for p, value in whole.items()]
+            )
             loaded = await store.load([head, member])
-            return [a.type for pid in (head, member) for a in loaded.alerts[pid].values()]
+            alerts = [a for pid in (head, member) for a in loaded.alerts[pid].values()]
+            assert {a.trigger for a in alerts} <= {"event"}
+            assert await store.pending_sizes(_waiting(snapshot, partitions)) == [0] * 4 * partitions
+            return [a.reason for a in alerts if a.type == "INCOME_OVER_THRESHOLD"]
         finally:
             await client.aclose()
 
-    assert "INCOME_OVER_THRESHOLD" not in asyncio.run(main())
+    assert asyncio.run(main()) == expected
 
 
-def _two_partitions(partitions: int) -> tuple[str, str]:
+def _waiting(snapshot: str, partitions: int) -> list[tuple[str, int]]:
+    return [
+        (waiting_delivery(snapshot, trigger), p)
+        for p in range(partitions)
+        for trigger in ("event", "enrollment", "payment", "scan")
+    ]
+
+
+def _two_partitions(partitions: int, start: int = 900) -> tuple[str, str]:
     """Two people whose messages go to different partitions."""
-    first = citygen.person_id(901)
+    first = citygen.person_id(start + 1)
     other = next(
         pid
-        for pid in (citygen.person_id(902 + i) for i in range(100))
+        for pid in (citygen.person_id(start + 2 + i) for i in range(100))
         if outbox_partition(pid, partitions) != outbox_partition(first, partitions)
     )
     return first, other
