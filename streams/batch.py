@@ -32,6 +32,7 @@ from streams.rules import Context, evaluate
 from streams.rules.sources import refutations, stale_sources
 from streams.snapshots import (
     WAITING_ORDER,
+    SnapshotProgress,
     still_open,
     waited_for,
     waiting_delivery,
@@ -209,6 +210,8 @@ def _trigger(item: Fact | RosterChange | SnapshotEntry | Recheck) -> Trigger:
     return "enrollment"
 
 
+# Of the triggers a person ending in two pending sets at once could have, the one they keep.
+_RANK = {trigger: rank for rank, trigger in enumerate(WAITING_ORDER)}
 _MAX_HOUSEHOLD_HOPS = 4  # person -> households -> members -> their households ...
 # A delivery's people in one partition, evaluated at its end marker, at most this many at once:
 # more are evaluated and saved a chunk at a time first (BatchProcessor._evaluate_ahead), so
@@ -354,23 +357,27 @@ class BatchProcessor:
         People with messages in this batch (`people`) wait for it (their state is not whole
         before it is applied). A crash between chunks leaves the rest pending: the end marker,
         read again, goes on from there. (One round trip for the sizes of all the batch's.)"""
-        keys = [(end.delivery, end.partition) for end in ends]
-        sizes = await self._store.pending_sizes(keys) if keys else []
-        for end, key, size in zip(ends, keys, sizes, strict=True):
+        sets = _ended_sets(ends)
+        sizes = await self._store.pending_sizes(list(sets)) if sets else []
+        for (key, (trigger, whole)), size in zip(sets.items(), sizes, strict=True):
             if size > EVALUATE_AT_ONCE:
-                await self._evaluate_chunks(end, key, set(people), now)
+                await self._evaluate_chunks(key, trigger, whole, set(people), now)
 
     async def _evaluate_chunks(
-        self, end: DeliveryEnd, key: tuple[str, int], in_batch: set[str], now: dt.datetime
+        self,
+        key: tuple[str, int],
+        trigger: Trigger,
+        whole: bool,  # the set waited for a roster snapshot that is whole now
+        in_batch: set[str],
+        now: dt.datetime,
     ) -> None:
         waiting = sorted(await self._store.pending(*key) - in_batch)
         ahead = waiting[: max(0, len(waiting) - EVALUATE_AT_ONCE)]
-        trigger = _end_trigger(end)
         for start in range(0, len(ahead), EVALUATE_AT_ONCE):
             chunk = ahead[start : start + EVALUATE_AT_ONCE]
             loaded = await self._store.load(chunk)
-            work = _Work({pid: trigger for pid in chunk}, {}, {end.partition}, set(chunk))
-            if waits := waited_for(end.delivery):
+            work = _Work({pid: trigger for pid in chunk}, {}, {key[1]}, set(chunk))
+            if whole and (waits := waited_for(key[0])):
                 work.waited = dict.fromkeys(chunk, waits[0])
             changes = Changes(seen_at=now.timestamp(), evaluated={key: set(chunk)})
             await self._wait_for_snapshots(work, loaded, changes)
@@ -438,15 +445,18 @@ class BatchProcessor:
             return
         sets = _ended_sets(ends)
         stored = await self._store.pending_many(list(sets))
-        everyone: set[str] = set()
-        for (key, trigger), members in zip(sets.items(), stored, strict=True):
+        ended: dict[str, Trigger] = {}
+        for (key, (trigger, whole)), members in zip(sets.items(), stored, strict=True):
             people = members | changes.pending.pop(key, set())
             changes.delivered.append(key)
-            if waits := waited_for(key[0]):
+            if whole and (waits := waited_for(key[0])):
                 work.waited.update(dict.fromkeys(people, waits[0]))
-            for pid in people:
-                work.triggers.setdefault(pid, trigger)
-            everyone |= people
+            for pid in people:  # someone in two sets: the department's record's trigger
+                if pid not in ended or _RANK[trigger] < _RANK[ended[pid]]:
+                    ended[pid] = trigger
+        for pid, trigger in ended.items():
+            work.triggers.setdefault(pid, trigger)
+        everyone = set(ended)
         for end in ends:
             if end.feed == SNAPSHOT_FEED and not waited_for(end.delivery):  # the snapshot's own
                 changes.snapshots_ended.setdefault(end.delivery, set()).add(end.partition)
@@ -473,16 +483,18 @@ class BatchProcessor:
         ]
         if not candidates:
             return
-        snapshots = await self._store.snapshots()
-        open_now = still_open(snapshots, changes.snapshots_ended, self._partitions)
+        known = {s.snapshot: s for s in await self._store.snapshots()}
+        for name in changes.snapshots_seen - known.keys():  # this batch's first of it
+            known[name] = SnapshotProgress(name, changes.seen_at)
+        open_now = still_open(known.values(), changes.snapshots_ended, self._partitions)
         waiting = 0
         for pid in candidates:
-            snapshot = next((s for s in open_now if s != work.waited.get(pid)), None)
-            if snapshot is None:
+            waits_for = next((s for s in open_now if s != work.waited.get(pid)), None)
+            if waits_for is None:
                 continue
             trigger = work.triggers.pop(pid)
             work.as_of.pop(pid, None)
-            key = (waiting_delivery(snapshot, trigger), outbox_partition(pid, self._partitions))
+            key = (waiting_delivery(waits_for, trigger), outbox_partition(pid, self._partitions))
             changes.pending.setdefault(key, set()).add(pid)
             changes.pending_of[key] = (SNAPSHOT_FEED, trigger == "payment")
             waiting += 1
@@ -686,25 +698,24 @@ class BatchProcessor:
 
 def _end_trigger(end: DeliveryEnd) -> Trigger:
     """Why the people of a delivery are evaluated at its end marker."""
-    if waits := waited_for(end.delivery):
-        return waits[1]
     if end.feed == SNAPSHOT_FEED:
         return "enrollment"
     return "payment" if end.payment else "event"
 
 
-def _ended_sets(ends: Sequence[DeliveryEnd]) -> dict[tuple[str, int], Trigger]:
-    """The pending sets that end markers end, with the trigger their people are evaluated as.
-    A set that waited for a roster snapshot ends with the others of its snapshot and partition,
-    in streams.snapshots.WAITING_ORDER: someone in two keeps the trigger of the department's
-    record that brought them in."""
-    sets: dict[tuple[str, int], Trigger] = {}
+def _ended_sets(ends: Sequence[DeliveryEnd]) -> dict[tuple[str, int], tuple[Trigger, bool]]:
+    """The pending sets that end markers end: the trigger their people are evaluated as, and
+    whether they waited for a roster snapshot that is whole now (they do not wait for it
+    again). The sets that wait for a snapshot in a partition end together, at the marker that
+    says it is whole: someone in two sets keeps the first trigger of
+    streams.snapshots.WAITING_ORDER, so a department's record's, not the roster's."""
+    sets: dict[tuple[str, int], tuple[Trigger, bool]] = {}
     for end in ends:
         if waits := waited_for(end.delivery):
             for trigger in WAITING_ORDER:
-                sets.setdefault((waiting_delivery(waits[0], trigger), end.partition), trigger)
+                sets[(waiting_delivery(waits[0], trigger), end.partition)] = (trigger, True)
         else:
-            sets.setdefault((end.delivery, end.partition), _end_trigger(end))
+            sets.setdefault((end.delivery, end.partition), (_end_trigger(end), False))
     return sets
 
 

@@ -107,11 +107,15 @@ async def _conditions(store: PersonStore, people: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("amount", "expected"),
-    [("1200.00", []), ("2400.00", [OVER_TWO])],
+    ("amount", "expected", "income_ends"),
+    [
+        ("1200.00", [], "before the snapshot is whole"),
+        ("2400.00", [OVER_TWO], "before the snapshot is whole"),
+        ("2400.00", [OVER_TWO], "with the end of the waiting"),
+    ],
 )
 def test_a_household_is_not_judged_before_the_snapshot_reaches_all_its_members(
-    ww: Cli, tmp_path: Path, amount: str, expected: list[str]
+    ww: Cli, tmp_path: Path, amount: str, expected: list[str], income_ends: str
 ) -> None:
     """Found by the scale-out test on a cluster (an INCOME_OVER_THRESHOLD "over 1 people"):
     partitions run at their own pace, so one partition can end a department's delivery while
@@ -119,12 +123,14 @@ def test_a_household_is_not_judged_before_the_snapshot_reaches_all_its_members(
     partition takes its share of the snapshot and an income file first; the member's partition
     takes its share after. The household waits for the whole snapshot (streams.snapshots) and
     is judged on both: 1,200 yuan over two people is under the 1,000 standard, 2,400 is not;
-    the income file's `event` stays the alert's trigger."""
+    the income file's `event` stays the alert's trigger, also when its end marker comes in the
+    batch that ends the head's wait for the snapshot."""
     settings = settings_of(ww)
     partitions = settings.policy.worker.partitions
-    head, member = _two_partitions(partitions, 900 + 200 * len(expected))
-    household = f"HH-210105-{900 + len(expected):06d}"
-    snapshot = f"S2-{len(expected)}"
+    case = len(expected) + (2 if income_ends.startswith("with") else 0)
+    head, member = _two_partitions(partitions, 900 + 200 * case)
+    household = f"HH-210105-{900 + case:06d}"
+    snapshot = f"S2-{case}"
     taken = dt.datetime.now(dt.UTC).isoformat()
 
     def row(pid: str, role: str, amount: str) -> dict[str, str]:
@@ -151,7 +157,7 @@ def test_a_household_is_not_judged_before_the_snapshot_reaches_all_its_members(
     )  # fmt: skip
     (fact,) = [f for f in parse_feed(settings.feeds["income"], income, NOW, "file:income")
                if isinstance(f, Fact)]  # fmt: skip
-    fact = fact.model_copy(update={"delivery": "I1"})
+    fact = fact.model_copy(update={"delivery": f"I1-{case}"})
     p_head, p_member = (outbox_partition(p, partitions) for p in (head, member))
 
     async def main() -> list[str]:
@@ -166,10 +172,10 @@ def test_a_household_is_not_judged_before_the_snapshot_reaches_all_its_members(
             await processor.process(
                 [replace(head, [row(head, "head", "1000.00")]), snapshot_ended(p_head)]
             )
-            await processor.process([
-                Message(names.FACTS, fact.model_dump_json().encode(), p_head, 5, head.encode()),
-                ended("I1", names.FACTS, p_head, 6),
-            ])  # fmt: skip
+            income = Message(names.FACTS, fact.model_dump_json().encode(), p_head, 5, head.encode())
+            income_end = ended(fact.delivery, names.FACTS, p_head, 6)
+            with_waiting = income_ends.startswith("with")
+            await processor.process([income] if with_waiting else [income, income_end])
             # the member's partition catches up, then the others end the snapshot
             await processor.process(
                 [replace(member, [row(member, "member", "0.00")]), snapshot_ended(p_member)]
@@ -182,7 +188,8 @@ def test_a_household_is_not_judged_before_the_snapshot_reaches_all_its_members(
             # here the head's first: the member waits too, so is not sent a re-check
             whole = dict(published.roster_markers_sent)
             assert sorted(whole) == list(range(partitions))
-            await processor.process([Message(names.ROSTER_CHANGES, whole.pop(p_head), p_head, 20)])
+            first = Message(names.ROSTER_CHANGES, whole.pop(p_head), p_head, 20)
+            await processor.process([first, income_end] if with_waiting else [first])
             assert member not in {r.person_id for r in published.rechecks}
             await processor.process(
                 [Message(names.ROSTER_CHANGES, value, p, 21) for p, value in whole.items()]
