@@ -56,11 +56,7 @@ def test_no_survival_alert_before_the_feed_delivers_and_a_late_check_refutes(
 def test_a_delivery_whose_sender_died_is_ended_for_it(
     stack_env: dict[str, str], tmp_path: Path
 ) -> None:
-    config = tmp_path / "abandon-fast.toml"
-    config.write_text("[worker]\nabandon_after = 2\nabandon_check_every = 1\n")
-    ww = Cli({**stack_env, "WW_CONFIG": str(config)})
-    ww("reset", "--yes")
-    worker = ww.worker(tmp_path / "worker.log").start()
+    ww, worker = _quick_to_abandon(stack_env, tmp_path)
     try:
         pid = citygen.person_id(63)
         ww("roster", "load", str(citygen.tekun_roster(tmp_path / "roster.csv", [pid])))
@@ -100,11 +96,7 @@ def test_a_roster_snapshot_whose_loader_died_is_ended_for_it(
     some of it, before its end markers, does not leave it waiting for ever: the sweep ends the
     snapshot's partitions, and the household is judged on what arrived (the member the
     snapshot added counts)."""
-    config = tmp_path / "abandon-fast.toml"
-    config.write_text("[worker]\nabandon_after = 2\nabandon_check_every = 1\n")
-    ww = Cli({**stack_env, "WW_CONFIG": str(config)})
-    ww("reset", "--yes")
-    worker = ww.worker(tmp_path / "worker.log").start()
+    ww, worker = _quick_to_abandon(stack_env, tmp_path)
     try:
         head, member = citygen.person_id(64), citygen.person_id(65)
         roster = citygen.write_csv(
@@ -145,6 +137,15 @@ def test_a_roster_snapshot_whose_loader_died_is_ended_for_it(
         assert "ended 1 abandoned roster snapshots" in worker.log.read_text()
     finally:
         worker.stop()
+
+
+def _quick_to_abandon(stack_env: dict[str, str], tmp_path: Path) -> tuple[Cli, Worker]:
+    """An emptied store and a started worker that ends what has been quiet for 2 s."""
+    config = tmp_path / "abandon-fast.toml"
+    config.write_text("[worker]\nabandon_after = 2\nabandon_check_every = 1\n")
+    ww = Cli({**stack_env, "WW_CONFIG": str(config)})
+    ww("reset", "--yes")
+    return ww, ww.worker(tmp_path / "worker.log").start()
 
 
 def _dibao(pid: str, role: str, amount: str) -> list[str]:
