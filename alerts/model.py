@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -13,6 +13,7 @@ from welfare_watch.models import Fact, FactKind
 
 AlertStatus = Literal["open", "acknowledged", "resolved", "dismissed", "withdrawn"]
 Trigger = Literal["event", "enrollment", "payment", "scan"]
+TRIGGERS: tuple[Trigger, ...] = get_args(Trigger)
 Condition = Literal["holds", "ended", "outranked", "refuted"]
 
 OPEN_STATUSES: frozenset[str] = frozenset({"open", "acknowledged"})

@@ -9,14 +9,14 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol, get_args
+from typing import Protocol
 
 from pydantic import ValidationError
 
 from alerts.audit_chain import Draft, worker_chain
 from alerts.escalation import overdue
 from alerts.lifecycle import Command
-from alerts.model import Alert, Trigger
+from alerts.model import TRIGGERS, Alert, Trigger
 from alerts.reconcile import reconcile
 from connectors.delivery import SNAPSHOT_FEED, DeliveryEnd, SnapshotBegin
 from connectors.errors import BadRecord
@@ -152,13 +152,10 @@ class Publisher(Protocol):
         """End markers onto roster.changes, each on its partition (streams.snapshots)."""
 
 
-_TRIGGERS: tuple[str, ...] = get_args(Trigger)
-
-
 def _recheck(value: bytes) -> Recheck:
     body = json.loads(value)
     trigger = body.get("trigger", "enrollment")
-    if trigger not in _TRIGGERS:
+    if trigger not in TRIGGERS:
         raise ValueError(f"unknown recheck trigger {trigger!r}")
     as_of = dt.date.fromisoformat(body["as_of"]) if body.get("as_of") else None
     return Recheck(str(body["person_id"]), trigger, as_of)

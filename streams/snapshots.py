@@ -25,13 +25,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import get_args
 
-from alerts.model import Trigger
+from alerts.model import TRIGGERS, Trigger
 from connectors.delivery import SNAPSHOT_FEED, marker
 
 _WAITS = "/waits/"
-_TRIGGERS: tuple[Trigger, ...] = get_args(Trigger)
 # The sets that wait for one snapshot in one partition end together, in this order: someone in
 # two is evaluated as the first (a department's record before the roster's own change).
 WAITING_ORDER: tuple[Trigger, ...] = ("payment", "event", "scan", "enrollment")
@@ -46,7 +44,7 @@ def waiting_delivery(snapshot: str, trigger: Trigger) -> str:
 def waited_for(delivery: str) -> tuple[str, Trigger] | None:
     """(snapshot, trigger) when `delivery` is a set waiting for a snapshot, else None."""
     snapshot, found, named = delivery.rpartition(_WAITS)
-    trigger = next((t for t in _TRIGGERS if t == named), None)
+    trigger = next((t for t in TRIGGERS if t == named), None)
     return (snapshot, trigger) if found and trigger else None
 
 
@@ -76,8 +74,8 @@ def still_open(
     partition's share is saved, and its own is in hand), oldest first."""
     return [
         s.snapshot
-        for s in sorted(known, key=lambda s: (s.seen, s.snapshot))
-        if s.whole is None and len(s.ended.union(ending.get(s.snapshot, ()))) < partitions
+        for s in _oldest_first(known)
+        if len(s.ended.union(ending.get(s.snapshot, ()))) < partitions
     ]
 
 
@@ -95,6 +93,12 @@ def stuck(
     before the end markers), with the partitions that have not ended them."""
     return [
         (s.snapshot, [p for p in range(partitions) if p not in s.ended])
-        for s in sorted(known, key=lambda s: (s.seen, s.snapshot))
-        if s.whole is None and now - s.seen > after
+        for s in _oldest_first(known)
+        if now - s.seen > after
     ]
+
+
+def _oldest_first(known: Iterable[SnapshotProgress]) -> list[SnapshotProgress]:
+    """The snapshots not yet whole, the one a worker last applied anything of longest ago
+    first."""
+    return sorted((s for s in known if s.whole is None), key=lambda s: (s.seen, s.snapshot))
