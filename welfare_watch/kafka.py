@@ -17,6 +17,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import (
     CoordinatorNotAvailableError,
+    InvalidReplicationFactorError,
     KafkaError,
     NotCoordinatorError,
     TopicAlreadyExistsError,
@@ -28,6 +29,9 @@ from welfare_watch.errors import ConfigError, WelfareWatchError
 _TIMEOUT_MS = 10_000
 _RETRY_EVERY = 1.0  # seconds between two attempts to reach a broker that is not answering
 _PROBE_TIMEOUT = 2.0  # seconds one TCP connection attempt may take
+# Seconds a broker that has just started may refuse to create topics: a KRaft broker answers
+# before its controller has unfenced it, and says "All brokers are currently fenced".
+_FENCED_FOR = 30.0
 
 
 def consumer_for(bootstrap: str, *topics: str, **configs: Any) -> Any:
@@ -98,15 +102,28 @@ def reachable(bootstrap: str, wait: float, waiting: Callable[[], None] = lambda:
 def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> None:
     """Create the topics that do not exist yet (keyed topics share one partition count)."""
     with admin(bootstrap) as client:
-        missing = set(topics) - set(client.list_topics())
-        if not missing:
-            return
+        create_missing(client, set(topics), partitions)
+
+
+def create_missing(
+    client: Any, topics: set[str], partitions: int, fenced_for: float = _FENCED_FOR
+) -> None:
+    """Create those of `topics` that `client` (an admin client) does not list, asking again
+    while the broker is fenced, for up to `fenced_for` seconds."""
+    deadline = time.monotonic() + fenced_for
+    while missing := topics - set(client.list_topics()):
         new = [
             NewTopic(name=t, num_partitions=partitions, replication_factor=1)
             for t in sorted(missing)
         ]
-        with suppress(TopicAlreadyExistsError):
-            client.create_topics(new, timeout_ms=_TIMEOUT_MS)
+        try:
+            with suppress(TopicAlreadyExistsError):
+                client.create_topics(new, timeout_ms=_TIMEOUT_MS)
+            return
+        except InvalidReplicationFactorError:  # replication 1: only a broker not yet unfenced
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(_RETRY_EVERY)
 
 
 class NotDelivered(WelfareWatchError):

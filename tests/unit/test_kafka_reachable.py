@@ -1,4 +1,5 @@
-"""kafka.reachable: a command that sends data rides over a broker restart at its start."""
+"""kafka.reachable: a command that sends data rides over a broker restart at its start; and
+kafka.create_missing over a broker just started that is not yet unfenced."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from kafka.admin import NewTopic
+from kafka.errors import InvalidReplicationFactorError
 
 from welfare_watch import kafka
 from welfare_watch.errors import WelfareWatchError
@@ -69,3 +72,43 @@ def test_the_probe_takes_any_bootstrap_address_that_listens_and_says_why_none_di
     assert isinstance(kafka._refused(f"127.0.0.1:{port}"), ConnectionRefusedError)  # closed now
     assert isinstance(kafka._refused("not-an-address"), ValueError)
     assert isinstance(kafka._refused("no-such-host.invalid:9092"), socket.gaierror)
+
+
+class FencedBroker:
+    """An admin client whose broker refuses to create topics `fenced` times, as a KRaft
+    broker does until its controller has unfenced it."""
+
+    def __init__(self, fenced: int, existing: set[str]) -> None:
+        self.fenced = fenced
+        self.topics = set(existing)
+        self.asked: list[list[str]] = []
+
+    def list_topics(self) -> list[str]:
+        return sorted(self.topics)
+
+    def create_topics(self, new: list[NewTopic], timeout_ms: int) -> None:
+        self.asked.append([t.name for t in new])
+        if self.fenced:
+            self.fenced -= 1
+            raise InvalidReplicationFactorError("All brokers are currently fenced.")
+        self.topics |= {t.name for t in new}
+
+
+def test_topics_are_created_once_a_broker_just_started_is_unfenced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(kafka, "_RETRY_EVERY", 0.01)
+    broker = FencedBroker(fenced=2, existing={"ww.facts"})
+    kafka.create_missing(broker, {"ww.facts", "ww.recheck", "alerts"}, 4)
+    assert broker.topics == {"ww.facts", "ww.recheck", "alerts"}
+    assert broker.asked == [["alerts", "ww.recheck"]] * 3  # the missing ones, asked again
+
+
+def test_a_broker_fenced_for_longer_than_the_wait_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(kafka, "_RETRY_EVERY", 0.01)
+    broker = FencedBroker(fenced=1000, existing=set())
+    with pytest.raises(InvalidReplicationFactorError):
+        kafka.create_missing(broker, {"alerts"}, 4, fenced_for=0.05)
+    assert 2 <= len(broker.asked) < 1000
