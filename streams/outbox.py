@@ -111,6 +111,15 @@ def settled(entries: Sequence[Entry], now_millis: int, settle: float) -> list[En
     return ready
 
 
+def ready_at(entries: Sequence[Entry], ready: int, settle: float) -> int | None:
+    """When (Redis's milliseconds) the first of `entries` not `ready` will be settled: no
+    round before then can publish more of this outbox, since a later entry is younger still.
+    None when every entry was ready."""
+    if ready >= len(entries):
+        return None
+    return entries[ready].millis + int(settle * 1000)
+
+
 def settle_for(appendonly: str, appendfsync: str) -> tuple[float, str | None]:
     """How old an entry must be to be on Redis's disk, and a warning when nothing makes sure."""
     if appendonly == "yes" and appendfsync == "always":
@@ -220,6 +229,10 @@ class Relay:
         self._fixed_settle = settle is not None
         self._chunk = chunk
         self._owned: frozenset[int] = frozenset()
+        # person -> when their outbox's oldest unsettled entry settles (Redis's milliseconds):
+        # not read again before, so that a settle of seconds does not mean reading every
+        # waiting outbox ten times a second
+        self._ready_at: dict[str, int] = {}
         self._round = asyncio.Lock()
         self.published = 0  # records the broker acknowledged, republishes included
 
@@ -267,18 +280,28 @@ class Relay:
                 for pid, score in cast(list[tuple[bytes, float]], rows)
             }
             if not marked:
+                self._ready_at.clear()
                 return 0, False
-            people = sorted(marked)
             # Redis's clock (a stream id is its milliseconds); on a cluster, one node's, which
-            # is as good: the nodes' clocks agree far better than the settle is long
+            # is as good: the nodes' clocks agree far better than the settle is long. Taken
+            # before reading: an entry added meanwhile is younger than `now`, so it waits.
             seconds, micros = await self._redis.time()
             now = int(seconds) * 1000 + int(micros) // 1000
+            later = {p: t for p, t in self._ready_at.items() if p in marked and t > now}
+            people = sorted(marked.keys() - later.keys())
+            if not people:
+                self._ready_at = later
+                return 0, False
             pipe = self._redis.pipeline(transaction=False)
             for pid in people:
                 pipe.xrange(names.outbox_key(pid), count=self._chunk)
             ranges = await pipe.execute()
             read = {pid: decode(r) for pid, r in zip(people, ranges, strict=True)}
             ready = {pid: settled(entries, now, self._settle) for pid, entries in read.items()}
+            for pid, entries in read.items():
+                if (at := ready_at(entries, len(ready[pid]), self._settle)) is not None:
+                    later[pid] = at
+            self._ready_at = later
             records = [(e.key, e.value) for entries in ready.values() for e in entries]
             if records:
                 await self._send(records)

@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import redis
@@ -144,13 +145,19 @@ def test_the_relay_publishes_only_what_has_settled_and_only_its_partitions(
         processor = BatchProcessor(
             PersonStore(client, PARTITIONS), Collected(), settings, Metrics(CollectorRegistry())
         )
-        relay = Relay(client, relayed, settle=1.5)
+        reads = OutboxReads(client)
+        relay = Relay(cast(aioredis.Redis, reads), relayed, settle=1.5)
         relay.assign(mine)
+        waiting = sum(1 for pid in ids if outbox_partition(pid, PARTITIONS) in mine)
         try:
             await processor.process(messages)
             assert await relay.relay_once() == (0, False)  # too young to be surely on disk
+            assert reads.outboxes == waiting
+            assert await relay.relay_once() == (0, False)
+            assert reads.outboxes == waiting  # not read again before they can have settled
             await asyncio.sleep(1.6)
             await relay.relay_once()
+            assert reads.outboxes == 2 * waiting
             await relay.revoke()
             assert await relay.relay_once() == (0, False)  # revoked: publishes nothing
         finally:
@@ -166,6 +173,28 @@ def test_the_relay_publishes_only_what_has_settled_and_only_its_partitions(
     marked = {p: client.zcard(names.outbox_index_key(p)) for p in range(PARTITIONS)}
     assert sum(marked.values()) == len(ids) - len(sent)  # the relayed people are unmarked
     assert all(marked[p] == 0 for p in mine)
+
+
+class OutboxReads:
+    """A Redis client that counts the outboxes read (XRANGE in a pipeline)."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._client = client
+        self.outboxes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def pipeline(self, **options: Any) -> Any:
+        pipe = self._client.pipeline(**options)
+        xrange = pipe.xrange
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.outboxes += 1
+            return xrange(*args, **kwargs)
+
+        pipe.xrange = counted  # type: ignore[method-assign]
+        return pipe
 
 
 @pytest.mark.parametrize("settle", [0.0, 1.0])
