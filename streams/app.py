@@ -31,6 +31,12 @@ log = logging.getLogger("welfare_watch.worker")
 
 RECOVER_EVERY = 5.0  # seconds between looks at whether the store lost what was processed
 _STOP_POLL = 0.25  # seconds between looks at whether the worker is stopping, while a batch runs
+# Messages faust may hold for the agent. When its buffer is 80 % full, faust stops fetching the
+# partition, and once no partition is fetched its fetcher sleeps a whole second
+# (Consumer._wait_next_records); faust's default, 4,096, is reached by a backlog of 2 s at the
+# latency benchmark's 2,000 events/s, and each such pause makes the backlog longer
+# (bench/RESULTS.md, session 8). 32,768 messages are about 10 MB.
+STREAM_BUFFER = 32_768
 
 TimerBody = Callable[[], Coroutine[Any, Any, None]]
 
@@ -90,6 +96,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         web_enabled=False,
+        stream_buffer_maxsize=STREAM_BUFFER,
         broker_credentials=security.faust_credentials(settings.env),  # SASL/TLS, or None
     )
     inputs = app.topic(*names.WORKER_INPUTS, value_serializer="raw", key_serializer="raw")

@@ -1,4 +1,5 @@
-"""The worker's faust producer: acks=all and idempotent for everything the worker sends."""
+"""The worker's faust app: its producer acks=all and idempotent for everything the worker
+sends, its consumer quick to fetch (streams.consumer)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 
 import faust
 from faust.transport.drivers.aiokafka import Producer as FaustAIOKafkaProducer
-from faust.types import ProducerT
+from faust.types import ConsumerT, ProducerT
+
+from streams.consumer import PromptConsumer
 
 
 class IdempotentProducer(FaustAIOKafkaProducer):
@@ -21,7 +24,18 @@ class IdempotentProducer(FaustAIOKafkaProducer):
 
 
 class WorkerApp(faust.App):
-    """The worker's faust app: everything it produces goes through an IdempotentProducer."""
+    """The worker's faust app: everything it produces goes through an IdempotentProducer, and
+    it reads through a PromptConsumer."""
 
     def _new_producer(self) -> ProducerT:
         return IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
+
+    def _new_consumer(self) -> ConsumerT:  # as faust.App's, with streams.consumer's
+        return PromptConsumer(
+            self.transport,
+            callback=self.topics.on_message,
+            on_partitions_revoked=self._on_partitions_revoked,
+            on_partitions_assigned=self._on_partitions_assigned,
+            beacon=self.beacon,
+            loop=self.loop,
+        )
