@@ -10,12 +10,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import confluent_kafka
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import (
+    CoordinatorLoadInProgressError,
     CoordinatorNotAvailableError,
     InvalidReplicationFactorError,
     KafkaError,
@@ -29,9 +30,12 @@ from welfare_watch.errors import ConfigError, WelfareWatchError
 _TIMEOUT_MS = 10_000
 _RETRY_EVERY = 1.0  # seconds between two attempts to reach a broker that is not answering
 _PROBE_TIMEOUT = 2.0  # seconds one TCP connection attempt may take
-# Seconds a broker that has just started may refuse to create topics: a KRaft broker answers
-# before its controller has unfenced it, and says "All brokers are currently fenced".
-_FENCED_FOR = 30.0
+# Seconds a broker that has just started may answer that it is not ready yet: a KRaft broker
+# answers before its controller has unfenced it ("All brokers are currently fenced", when
+# asked to create a topic), and before it has loaded its group coordinator (listing groups).
+_STARTING_FOR = 30.0
+_STARTING = (InvalidReplicationFactorError, CoordinatorLoadInProgressError)
+_T = TypeVar("_T")
 
 
 def consumer_for(bootstrap: str, *topics: str, **configs: Any) -> Any:
@@ -106,21 +110,32 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> Non
 
 
 def create_missing(
-    client: Any, topics: set[str], partitions: int, fenced_for: float = _FENCED_FOR
+    client: Any, topics: set[str], partitions: int, within: float = _STARTING_FOR
 ) -> None:
     """Create those of `topics` that `client` (an admin client) does not list, asking again
-    while the broker is fenced, for up to `fenced_for` seconds."""
-    deadline = time.monotonic() + fenced_for
-    while missing := topics - set(client.list_topics()):
-        new = [
-            NewTopic(name=t, num_partitions=partitions, replication_factor=1)
-            for t in sorted(missing)
-        ]
-        try:
+    while the broker is still starting, for up to `within` seconds. (Replication 1: only a
+    broker not yet unfenced refuses it.)"""
+
+    def attempt() -> None:
+        if missing := topics - set(client.list_topics()):
+            new = [
+                NewTopic(name=t, num_partitions=partitions, replication_factor=1)
+                for t in sorted(missing)
+            ]
             with suppress(TopicAlreadyExistsError):
                 client.create_topics(new, timeout_ms=_TIMEOUT_MS)
-            return
-        except InvalidReplicationFactorError:  # replication 1: only a broker not yet unfenced
+
+    while_starting(attempt, within)
+
+
+def while_starting(call: Callable[[], _T], within: float = _STARTING_FOR) -> _T:
+    """`call()`, made again while the broker says it is still starting, for up to `within`
+    seconds; then its error."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return call()
+        except _STARTING:
             if time.monotonic() >= deadline:
                 raise
             time.sleep(_RETRY_EVERY)
@@ -449,7 +464,7 @@ def delete_everything(bootstrap: str, timeout: float = 60) -> list[str]:
             client.delete_topics(topics, timeout_ms=_TIMEOUT_MS)
         groups = [
             g["group_id"]
-            for g in client.list_groups()
+            for g in while_starting(client.list_groups)
             if g["group_id"] == names.WORKER_GROUP
             or g["group_id"].startswith(names.WORKER_GROUP + "-")
         ]

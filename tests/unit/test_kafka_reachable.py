@@ -1,5 +1,6 @@
 """kafka.reachable: a command that sends data rides over a broker restart at its start; and
-kafka.create_missing over a broker just started that is not yet unfenced."""
+kafka.create_missing and kafka.delete_everything over a broker just started (not yet
+unfenced, its group coordinator still loading)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from contextlib import contextmanager
 
 import pytest
 from kafka.admin import NewTopic
-from kafka.errors import InvalidReplicationFactorError
+from kafka.errors import CoordinatorLoadInProgressError, InvalidReplicationFactorError
 
 from welfare_watch import kafka
 from welfare_watch.errors import WelfareWatchError
@@ -110,5 +111,41 @@ def test_a_broker_fenced_for_longer_than_the_wait_is_an_error(
     monkeypatch.setattr(kafka, "_RETRY_EVERY", 0.01)
     broker = FencedBroker(fenced=1000, existing=set())
     with pytest.raises(InvalidReplicationFactorError):
-        kafka.create_missing(broker, {"alerts"}, 4, fenced_for=0.05)
+        kafka.create_missing(broker, {"alerts"}, 4, within=0.05)
     assert 2 <= len(broker.asked) < 1000
+
+
+class LoadingCoordinator:
+    """An admin client whose broker is still loading its group coordinator `loading` times."""
+
+    def __init__(self, loading: int) -> None:
+        self.loading = loading
+        self.deleted: list[str] = []
+
+    def list_topics(self) -> list[str]:
+        return []
+
+    def list_groups(self) -> list[dict[str, str]]:
+        if self.loading:
+            self.loading -= 1
+            raise CoordinatorLoadInProgressError("ListGroupsRequest failed")
+        return [{"group_id": "welfare-watch"}, {"group_id": "someone-else"}]
+
+    def delete_groups(self, groups: list[str]) -> None:
+        self.deleted += groups
+
+
+def test_reset_waits_for_a_group_coordinator_still_loading(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broker = LoadingCoordinator(loading=2)
+
+    @contextmanager
+    def admin(bootstrap: str) -> Iterator[LoadingCoordinator]:
+        yield broker
+
+    monkeypatch.setattr(kafka, "admin", admin)
+    monkeypatch.setattr(kafka, "_RETRY_EVERY", 0.01)
+    assert kafka.delete_everything("k:9092") == []
+    assert broker.deleted == ["welfare-watch"]
+    assert broker.loading == 0
