@@ -1,5 +1,6 @@
 """connectors.raw: a poll whose records could not all be delivered is read again, whole, by the
-next poll; a later poll's commit cannot pass over records that never reached the worker."""
+next poll; a later poll's commit cannot pass over records that never reached the worker; a
+poll gathers a tenth of a second of records."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from typing import Any
 import pytest
 from kafka import TopicPartition
 
+from connectors import raw as raw_module
 from connectors.raw import RawTopics
+from welfare_watch import kafka
 from welfare_watch.errors import WelfareWatchError
+from welfare_watch.settings import Environment, Settings, load_policy
 
 
 @dataclass(frozen=True)
@@ -76,3 +80,25 @@ def test_a_failed_poll_is_read_again_whole_and_nothing_is_committed_past_it() ->
         + [f"dept.psb_deaths.raw/{o}" for o in range(3)]
     )
     assert consumer.committed == {deaths: 3, moves: 2}
+
+
+def test_a_poll_gathers_what_arrives_within_a_tenth_of_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Records that trickle in make deliveries of a tenth of a second, not of a few records:
+    the broker holds each fetch until GATHER_BYTES are there or GATHER has passed."""
+    made: list[dict[str, Any]] = []
+
+    class Consumer:
+        def __init__(self, **configs: Any) -> None:
+            made.append(configs)
+
+        def subscribe(self, pattern: str) -> None:
+            pass
+
+    monkeypatch.setattr(kafka, "ensure_topics", lambda *args: None)
+    monkeypatch.setattr(kafka, "producer", lambda bootstrap: None)
+    monkeypatch.setattr(raw_module, "KafkaConsumer", Consumer)
+    RawTopics(Settings(Environment(), load_policy()))
+    assert made[0]["fetch_max_wait_ms"] == int(raw_module.GATHER * 1000) == 100
+    assert made[0]["fetch_min_bytes"] == raw_module.GATHER_BYTES
