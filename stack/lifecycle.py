@@ -128,7 +128,7 @@ def _start(service: Service, log: Log) -> int:
 
 
 def _died(service: Service, pid: int, sizes: dict[Path, int]) -> StackError:
-    code = process.exit_code(pid)
+    code = process.exit_code(pid, wait=2.0)
     what = f"{service.name} exited during start-up"
     what += f" with exit code {code}" if code is not None else ""
     for log_file in service.logs:  # the first log it wrote to since it started tells why

@@ -97,14 +97,19 @@ def _reap(pid: int) -> None:
         _exit_codes[pid] = os.waitstatus_to_exitcode(status)
 
 
-def alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie."""
-    _reap(pid)
+def _state(pid: int) -> str | None:
+    """The process's state letter (R, S, Z, ...), or None when there is no such process."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
+        return None
+    return stat.rpartition(")")[2].split()[0]
+
+
+def alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    _reap(pid)
+    return _state(pid) not in (None, "Z")
 
 
 def is_ours(pid: int, marker: Path) -> bool:
@@ -145,9 +150,15 @@ def spawn(argv: Sequence[str], output: Path) -> int:
     return pid
 
 
-def exit_code(pid: int) -> int | None:
-    """The exit code of `pid` once it has ended, if it was started by this process."""
+def exit_code(pid: int, wait: float = 0.0) -> int | None:
+    """The exit code of `pid` once it has ended, if it was started by this process, waiting up
+    to `wait` seconds for it: a process of many threads (a JVM) shows as a zombie while its
+    other threads are still exiting, and only then can its status be collected."""
+    deadline = time.monotonic() + wait
     _reap(pid)
+    while pid not in _exit_codes and time.monotonic() < deadline and _state(pid) == "Z":
+        time.sleep(0.02)
+        _reap(pid)
     return _exit_codes.get(pid)
 
 
