@@ -35,7 +35,8 @@ _STOP_POLL = 0.25  # seconds between looks at whether the worker is stopping, wh
 # partition, and once no partition is fetched its fetcher sleeps a whole second
 # (Consumer._wait_next_records); faust's default, 4,096, is reached by a backlog of 2 s at the
 # latency benchmark's 2,000 events/s, and each such pause makes the backlog longer
-# (bench/RESULTS.md, session 8). 32,768 messages are about 10 MB.
+# (bench/RESULTS.md, session 8). The buffer only fills while the worker is behind; the
+# benchmark's worker peak memory includes it.
 STREAM_BUFFER = 32_768
 
 TimerBody = Callable[[], Coroutine[Any, Any, None]]
