@@ -1,6 +1,8 @@
 """The benchmark's latency phase alone, to compare commits in one sitting (bench/RESULTS.md,
-session 8): its own stack on the benchmark's ports, the quick city's roster applied by one
-worker, then the latency phase (bench.steady), and where the time of each planted death went:
+session 8): its own stack on the benchmark's ports, the quick city's roster, department files
+and year of payments applied by one worker (as the benchmark does before its latency phase:
+the people's states then hold their payments, which is most of what a worker reads and writes
+per event), then the latency phase (bench.steady), and where the time of each planted death went:
 from its fact on `ww.facts` to its alert saved (`detected_at`, the worker), and from there to
 its record on `alerts` (the outbox relay). Also the end markers on `ww.facts` (one per
 partition per delivery) and the worker's CPU time during the phase.
@@ -75,6 +77,8 @@ def main() -> None:
         worker = phases.start_worker(bench)
         try:
             phases.roster_load(bench, city, worker, log)
+            phases.facts(bench, city, worker, log)
+            phases.payments(bench, city, worker, log)
             cpu = _cpu_seconds(worker.pid)
             load = Load(options.rate, options.seconds, 50, 0.05)
             result = latency_phase(bench, city, load, 7, log)
