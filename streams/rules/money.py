@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from streams.rules.finding import Context, Finding, subject_for
-from streams.rules.views import death_of, prison_spells
+from streams.rules.views import Spell, death_of, prison_spells
 from streams.state import PersonState
 from welfare_watch.models import Fact
 
@@ -61,10 +61,10 @@ def posthumous(state: PersonState, ctx: Context) -> Iterator[Finding]:
         )
 
 
-def _wholly_in_prison(month: dt.date, state: PersonState) -> Fact | None:
+def _wholly_in_prison(month: dt.date, spells: list[Spell]) -> Fact | None:
     """The admission whose stay covers the whole month (admitted before, released after)."""
     month_end = _next_month(month) - dt.timedelta(days=1)
-    for spell in prison_spells(state):
+    for spell in spells:
         if spell.start < month and (spell.end is None or spell.end > month_end):
             return spell.admission
     return None
@@ -72,9 +72,12 @@ def _wholly_in_prison(month: dt.date, state: PersonState) -> Fact | None:
 
 def paid_in_prison(state: PersonState, ctx: Context) -> Iterator[Finding]:
     """5 PAYMENT_DURING_INCARCERATION: payments for months spent wholly in prison."""
+    spells = prison_spells(state)
+    if not spells:  # most people: no payment to look at
+        return
     flagged: list[tuple[Fact, Fact]] = []
     for payment in state.standing("payment"):
-        admission = _wholly_in_prison(_month(payment), state)
+        admission = _wholly_in_prison(_month(payment), spells)
         if admission is not None:
             flagged.append((payment, admission))
     for program, payments in _by_program([p for p, _ in flagged]).items():
