@@ -20,24 +20,22 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from bench import phases
 from bench.city import build
 from bench.events import ALERT_TYPE
-from bench.latency import Load
 from bench.procs import ww
 from bench.report import percentile
+from bench.run import Options
 from bench.stackenv import bench_env, down, up
 from bench.steady import latency_phase
-from welfare_watch import names, security
+from welfare_watch import kafka, names
 
 
 def _records(bootstrap: str, topic: str) -> Iterable[tuple[bytes | None, bytes, float]]:
     """Every record of `topic` from its start: (key, value, timestamp in epoch seconds)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, **security.kafka_options()
-    )
+    consumer = kafka.consumer_for(bootstrap, enable_auto_commit=False)
     try:
         tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(tps)
@@ -59,9 +57,10 @@ def _cpu_seconds(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--appendfsync", choices=("everysec", "always"))
-    parser.add_argument("--rate", type=float, default=2000.0)
-    parser.add_argument("--seconds", type=float, default=30.0)
-    options = parser.parse_args()
+    parser.add_argument("--rate", type=float, default=Options.rate)
+    parser.add_argument("--seconds", type=float)
+    given = parser.parse_args()
+    options = Options(quick=True, rate=given.rate, seconds=given.seconds)  # as `bench --quick`
 
     def log(message: str) -> None:
         print(time.strftime("%H:%M:%S"), message, flush=True)
@@ -71,17 +70,23 @@ def main() -> None:
     try:
         ww(bench.env, "reset", "--yes")
         today = bench.settings.today()
-        city = build(bench.data_dir / "cities", 100_000, 7, 12, today, bench.settings.policy)
+        city = build(
+            bench.data_dir / "cities",
+            options.target,
+            options.seed,
+            options.payment_months,
+            today,
+            bench.settings.policy,
+        )
         phases.hold_the_daily_scan(bench, today)
-        fsync = phases.appendfsync(bench, options.appendfsync)
+        fsync = phases.appendfsync(bench, given.appendfsync)
         worker = phases.start_worker(bench)
         try:
             phases.roster_load(bench, city, worker, log)
             phases.facts(bench, city, worker, log)
             phases.payments(bench, city, worker, log)
             cpu, began = _cpu_seconds(worker.pid), time.time()
-            load = Load(options.rate, options.seconds, 50, 0.05)
-            result = latency_phase(bench, city, load, 7, log)
+            result = latency_phase(bench, city, options.load, options.seed, log)
             cpu = _cpu_seconds(worker.pid) - cpu
         finally:
             worker.stop()
