@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -26,6 +25,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.integration.conftest import WW, Cli, Worker, stored_alerts
+from tests.ports import free_port
 from welfare_watch.tokens import token_id_of
 
 SAMPLES = Path(__file__).parent.parent / "data" / "samples"
@@ -39,13 +39,6 @@ NOTE = "已入户核实，本人在监服刑，已暂停发放。"
 SHOTS = Path(os.environ.get("WW_SCREENSHOTS", "/tmp/ww-screenshots"))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.fixture()
 def people(ww: Cli) -> Cli:
     """The command line with the secret the web app signs and checks tokens with."""
@@ -55,7 +48,7 @@ def people(ww: Cli) -> Cli:
 @pytest.fixture()
 def web_url(people: Cli, tmp_path: Path) -> Iterator[str]:
     """`welfare-watch web` on a free port, as deployed."""
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "web.log").open("ab")
     process = subprocess.Popen(
         [WW, "web", "--port", str(port)], env=people.env, stdout=log, stderr=subprocess.STDOUT

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -15,16 +14,10 @@ from pathlib import Path
 from kafka import KafkaProducer
 
 from tests.integration.conftest import WW, Cli, Worker, stored_alerts
+from tests.ports import free_port
 from welfare_watch import names
 
 SAMPLES = Path(__file__).parent.parent / "data" / "samples"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def post(url: str, token: str, body: bytes) -> dict[str, object]:

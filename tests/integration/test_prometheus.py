@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import csv
 import json
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -39,23 +37,11 @@ from tests.monitoring import (
     metric_names,
     rule_exprs,
 )
+from tests.ports import free_port
 from welfare_watch import names
 
 T = TypeVar("T")
 WAIT = 90.0  # seconds a condition may take to show (a bound, never asserted on)
-
-
-def _free_port() -> int:
-    """A free port above 40000 (the brief of this test stack: clear of the usual ones)."""
-    for _ in range(200):
-        port = random.randint(40000, 60000)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port above 40000")
 
 
 def _eventually(probe: Callable[[], T], done: Callable[[T], bool], what: str) -> T:
@@ -116,7 +102,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture()
 def run_port(ww: Cli, tmp_path: Path) -> Iterator[int]:
     """`welfare-watch run` (worker, connectors, web, webhooks) on a free port."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in ww.env.items() if k != "WW_METRICS_PORT"}
     with (tmp_path / "run.log").open("ab") as log:
         process = subprocess.Popen(
@@ -135,7 +121,7 @@ def run_port(ww: Cli, tmp_path: Path) -> Iterator[int]:
 def prometheus(run_port: int, tmp_path: Path) -> Iterator[Prometheus]:
     binary = shutil.which("prometheus")
     assert binary, "prometheus is missing: `make setup` installs Debian's prometheus package"
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(
         json.dumps(  # JSON is YAML

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import logging
 import re
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from tests import citygen
 from tests.integration.conftest import AS_OF, WW, Cli, Worker, stored_alerts
+from tests.ports import free_port
 from web import create_app
 from web.state import WebOptions
 from welfare_watch import names
@@ -71,13 +71,6 @@ async def _post(
     return await client.post(
         f"/api/ingest/{feed}", data=body, headers={"Content-Type": content_type, **headers}
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def test_a_pushed_death_reaches_the_caseworker_and_is_counted(
@@ -404,7 +397,7 @@ def test_probes_and_metrics_answer_for_operators(stack_env: dict[str, str], tmp_
 def test_without_kafka_and_redis_it_is_alive_not_ready_and_ingest_says_why(
     stack_env: dict[str, str], tmp_path: Path
 ) -> None:
-    kafka_address = f"127.0.0.1:{_free_port()}"
+    kafka_address = f"127.0.0.1:{free_port()}"
     no_kafka = _settings(tmp_path, stack_env, kafka_bootstrap=kafka_address)
     neither = _settings(
         tmp_path, stack_env, kafka_bootstrap=kafka_address, redis_url="redis://127.0.0.1:1/0"
