@@ -1,5 +1,5 @@
 """Who is in the store, read in chunks (for the roster load's `remove`s and the daily scan),
-and one field of many people's state (for the command line and tests).
+and one field of many people's state, or all their facts (for the command line and tests).
 
 The one place outside the store that knows how it lists its people (names.people_key):
 callers iterate, never load a whole keyspace at once.
@@ -12,7 +12,9 @@ from typing import cast
 
 import redis
 
+from streams.store import decode_facts
 from welfare_watch import names
+from welfare_watch.models import Fact
 from welfare_watch.packing import unpack
 
 _CHUNK = 1000  # people per round trip
@@ -45,6 +47,21 @@ def fields(client: redis.Redis, person_ids: Sequence[str], field: str) -> list[b
         for pid in person_ids[start : start + _CHUNK]:
             pipe.hget(names.person_key(pid), field)
         found.extend(unpack(r) if r else r for r in cast(list[bytes | None], pipe.execute()))
+    return found
+
+
+def facts(client: redis.Redis, person_ids: Sequence[str]) -> list[dict[str, Fact]]:
+    """Every fact of each person, their payments too (streams.ledger), by identity."""
+    found: list[dict[str, Fact]] = []
+    wanted = [names.PERSON_FACTS, names.PERSON_PAYMENTS]
+    for start in range(0, len(person_ids), _CHUNK):
+        chunk = person_ids[start : start + _CHUNK]
+        pipe = client.pipeline(transaction=False)
+        for pid in chunk:
+            pipe.hmget(names.person_key(pid), wanted)
+        for pid, (stored, payments) in zip(chunk, pipe.execute(), strict=True):
+            others, ledger, _ = decode_facts(stored, payments)
+            found.append({**others, **{p.identity: p.fact(pid) for p in ledger}})
     return found
 
 

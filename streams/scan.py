@@ -314,7 +314,10 @@ def judge_applicants(
     for pid in ids:
         state = states[pid]
         applying = PersonState(
-            pid, (*state.enrollments, _applicant(pid, program, settings, today)), state.facts
+            pid,
+            (*state.enrollments, _applicant(pid, program, settings, today)),
+            state.facts,
+            payments=state.payments,
         )
         findings = [
             f for f in evaluate(applying, ctx) if f.suppressed_by is None and f.withheld is None

@@ -7,18 +7,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
+from streams.ledger import Ledger
 from welfare_watch.models import Enrollment, Fact, FactKind, RosterChange, SnapshotEntry
 
 
 @dataclass(frozen=True)
 class PersonState:
-    """One person's enrollments and every department fact about them."""
+    """One person's enrollments and every department fact about them: their payments in
+    `payments` (streams.ledger), the others in `facts`."""
 
     person_id: str
     enrollments: tuple[Enrollment, ...] = ()
-    facts: Mapping[str, Fact] = field(default_factory=dict)  # identity -> fact
+    facts: Mapping[str, Fact] = field(default_factory=dict)  # identity -> fact, not payments
     # The other people in this person's households, by household id (rule 13 needs them).
     co_members: Mapping[str, tuple[PersonState, ...]] = field(default_factory=dict)
+    payments: Ledger = field(default_factory=Ledger)
 
     @cached_property
     def active_enrollments(self) -> tuple[Enrollment, ...]:
@@ -39,7 +42,10 @@ class PersonState:
         return {kind: tuple(sorted(found, key=_chronological)) for kind, found in by_kind.items()}
 
     def standing(self, kind: FactKind) -> list[Fact]:
-        """Facts of one kind that are neither revocations nor revoked, oldest first."""
+        """Facts of one kind that are neither revocations nor revoked, oldest first (payments:
+        `payments.standing`)."""
+        if kind == "payment":
+            raise ValueError("payments are in PersonState.payments, not among its facts")
         return list(self._standing.get(kind, ()))
 
 
@@ -49,10 +55,12 @@ def _chronological(fact: Fact) -> tuple[dt.date, dt.datetime, str]:
 
 def with_fact(state: PersonState, fact: Fact) -> PersonState:
     """The state with one more fact; the same record twice changes nothing."""
+    if fact.kind == "payment":
+        if fact.identity in state.payments:
+            return state
+        return replace(state, payments=state.payments.adding(judge_payment(state, fact)))
     if fact.identity in state.facts:
         return state
-    if fact.kind == "payment":
-        fact = judge_payment(state, fact)
     return replace(state, facts={**state.facts, fact.identity: fact})
 
 

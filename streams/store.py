@@ -18,6 +18,7 @@ from redis.typing import EncodableT, FieldT
 from alerts.lifecycle import Outcome
 from alerts.model import Alert
 from streams import outbox
+from streams.ledger import Ledger, decode_ledger, encode_ledger
 from streams.snapshots import SnapshotProgress, waited_for
 from streams.state import PersonState
 from welfare_watch import names, redis_client
@@ -46,6 +47,26 @@ def encode_alerts(alerts: Mapping[str, Alert]) -> bytes:
     return pack(_ALERTS.dump_json(dict(alerts)))
 
 
+def decode_facts(
+    facts: bytes | None, payments: bytes | None
+) -> tuple[dict[str, Fact], Ledger, bool]:
+    """A person's facts and payments from their two fields, as stored: the facts but payments,
+    the payments' ledger, and whether the two were apart. A state saved before payments had
+    their own field (streams.ledger) has them among its facts: they are moved to the ledger
+    (and both fields written at the next save)."""
+    decoded = _FACTS.validate_json(unpack(facts)) if facts else {}
+    ledger = decode_ledger(payments)
+    mixed = [f for f in decoded.values() if f.kind == "payment"]
+    for payment in mixed:
+        ledger = ledger.adding(payment)
+        del decoded[payment.identity]
+    return decoded, ledger, not mixed
+
+
+def encode_facts(facts: Mapping[str, Fact]) -> bytes:
+    return pack(_FACTS.dump_json(dict(facts)))
+
+
 @dataclass
 class Loaded:
     states: dict[str, PersonState] = field(default_factory=dict)
@@ -53,12 +74,16 @@ class Loaded:
     # per person, the last offset of each input partition ("topic/partition") their state has
     offsets: dict[str, dict[str, int]] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)  # saves each has had (fencing)
+    # each person's facts and payments as stored: a save writes back only the one that
+    # changed (absent: write both, as for a state stored before payments had their ledger)
+    stored: dict[str, tuple[Mapping[str, Fact], Ledger]] = field(default_factory=dict)
 
     def add(self, other: Loaded) -> None:
         self.states.update(other.states)
         self.alerts.update(other.alerts)
         self.offsets.update(other.offsets)
         self.versions.update(other.versions)
+        self.stored.update(other.stored)
 
 
 @dataclass
@@ -160,12 +185,17 @@ class PersonStore:
             pipe.hmget(names.person_key(pid), list(names.PERSON_FIELDS))
         rows = cast(list[list[bytes | None]], await pipe.execute())
         loaded = Loaded()
-        for pid, (enrollments, facts, alerts, offsets, version) in zip(ids, rows, strict=True):
+        for pid, row in zip(ids, rows, strict=True):
+            enrollments, raw_facts, payments, alerts, offsets, version = row
+            facts, ledger, apart = decode_facts(raw_facts, payments)
             loaded.states[pid] = PersonState(
                 pid,
                 tuple(_ENROLLMENTS.validate_json(unpack(enrollments))) if enrollments else (),
-                _FACTS.validate_json(unpack(facts)) if facts else {},
+                facts,
+                payments=ledger,
             )
+            if apart:
+                loaded.stored[pid] = (facts, ledger)
             loaded.alerts[pid] = decode_alerts(alerts)
             if offsets:
                 loaded.offsets[pid] = _OFFSETS.validate_json(offsets)
@@ -330,7 +360,7 @@ class PersonStore:
 
         Raises Fenced when someone else saved a person since the load (the batch is then
         loaded and processed again)."""
-        persons = _person_fields(changes)
+        persons = _person_fields(changes, loaded)
         written = _alert_fields(changes.alerts, loaded.alerts, persons)
         marked = time.time_ns() // 1_000_000
         before = self._redis.pipeline(transaction=False)
@@ -523,15 +553,21 @@ def _save_args(
     return args
 
 
-def _person_fields(changes: Changes) -> dict[str, dict[FieldT, EncodableT]]:
-    """The fields of each person's hash that this save writes (alerts are added after)."""
+def _person_fields(changes: Changes, loaded: Loaded) -> dict[str, dict[FieldT, EncodableT]]:
+    """The fields of each person's hash that this save writes (alerts are added after): of
+    their facts and payments, the one that changed since the load, or both."""
     fields: dict[str, dict[FieldT, EncodableT]] = {}
     for pid, state in changes.roster.items():
         fields.setdefault(pid, {})
         if state.enrollments:
             fields[pid][names.PERSON_ENROLLMENTS] = encode_enrollments(state.enrollments)
     for pid, state in changes.facts.items():
-        fields.setdefault(pid, {})[names.PERSON_FACTS] = pack(_FACTS.dump_json(dict(state.facts)))
+        mine = fields.setdefault(pid, {})
+        facts, payments = loaded.stored.get(pid, (None, None))
+        if state.facts is not facts:
+            mine[names.PERSON_FACTS] = encode_facts(state.facts)
+        if state.payments and state.payments is not payments:
+            mine[names.PERSON_PAYMENTS] = encode_ledger(state.payments)
     for pid, offsets in changes.offsets.items():  # with the state they cover
         fields.setdefault(pid, {})[names.PERSON_OFFSETS] = _OFFSETS.dump_json(offsets)
     return fields

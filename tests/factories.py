@@ -8,6 +8,7 @@ from typing import Any
 
 from stdnum.cn import ric
 
+from streams.ledger import ledger_of
 from streams.rules import Context, Finding
 from streams.state import PersonState, with_fact
 from welfare_watch.models import Enrollment, Fact, FactKind
@@ -90,8 +91,9 @@ def move(to_region: str, date: str, record_id: str, from_region: str = "210105")
 
 def state(*items: Enrollment | Fact, person: str = PERSON) -> PersonState:
     enrollments = tuple(i for i in items if isinstance(i, Enrollment))
-    facts = {i.identity: i for i in items if isinstance(i, Fact)}
-    return PersonState(person, enrollments, facts)
+    facts = {i.identity: i for i in items if isinstance(i, Fact) and i.kind != "payment"}
+    payments = ledger_of(i for i in items if isinstance(i, Fact) and i.kind == "payment")
+    return PersonState(person, enrollments, facts, payments=payments)
 
 
 def born(date: str, district: str = "210105") -> str:

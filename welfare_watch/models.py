@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Literal
 
@@ -26,6 +27,16 @@ FactKind = Literal[
 REVOKED = "revoked"
 
 
+def revoking(attrs: Mapping[str, str]) -> bool:
+    """Whether a record with these attrs withdraws an earlier one of the same id."""
+    return attrs.get("status") == REVOKED
+
+
+def identity_of(feed: str, record_id: str, attrs: Mapping[str, str]) -> str:
+    """A record's identity (Fact.identity)."""
+    return f"{feed}:{record_id}:{REVOKED}" if revoking(attrs) else f"{feed}:{record_id}"
+
+
 class Fact(BaseModel):
     """One department record, normalised: who, what, when, and where it came from."""
 
@@ -46,13 +57,12 @@ class Fact(BaseModel):
 
     @property
     def revokes(self) -> bool:
-        return self.attrs.get("status") == REVOKED
+        return revoking(self.attrs)
 
     @property
     def identity(self) -> str:
         """Unique per department record: the same record arriving twice has one identity."""
-        suffix = ":" + REVOKED if self.revokes else ""
-        return f"{self.feed}:{self.record_id}{suffix}"
+        return identity_of(self.feed, self.record_id, self.attrs)
 
     @property
     def revoked_identity(self) -> str:

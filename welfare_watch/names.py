@@ -42,7 +42,8 @@ def person_key(person_id: str) -> str:
 
 
 PERSON_ENROLLMENTS = "enrollments"  # [enrollment, ...]: absent when on no program
-PERSON_FACTS = "facts"  # {fact identity: fact}
+PERSON_FACTS = "facts"  # {fact identity: fact}, every fact but payments
+PERSON_PAYMENTS = "payments"  # the payments ledger (streams/ledger.py)
 PERSON_ALERTS = "alerts"  # {alert_id: alert}
 # {"topic/partition": offset}: the last offset of each input partition the saved state
 # includes (streams/offsets.py), written with the state
@@ -50,7 +51,14 @@ PERSON_OFFSETS = "offsets"
 # how many saves the person has had: a save checks it is the one it loaded (fencing: a worker
 # the group has moved on from cannot overwrite what the person's new owner saved)
 PERSON_VERSION = "version"
-PERSON_FIELDS = (PERSON_ENROLLMENTS, PERSON_FACTS, PERSON_ALERTS, PERSON_OFFSETS, PERSON_VERSION)
+PERSON_FIELDS = (
+    PERSON_ENROLLMENTS,
+    PERSON_FACTS,
+    PERSON_PAYMENTS,
+    PERSON_ALERTS,
+    PERSON_OFFSETS,
+    PERSON_VERSION,
+)
 
 # Everyone the store holds, in PEOPLE_SHARDS sets (each its own slot, spread over a cluster's
 # nodes): a person is added when first saved with enrollments or alerts, and never removed

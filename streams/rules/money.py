@@ -4,31 +4,36 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
+from streams.ledger import Paid
 from streams.rules.finding import Context, Finding, subject_for
 from streams.rules.views import Spell, death_of, prison_spells
 from streams.state import PersonState
 from welfare_watch.models import Fact
 
 
-def _amount(payment: Fact) -> Decimal:
+def _amount(payment: Paid) -> Decimal:
     return Decimal(payment.attrs.get("amount", "0"))
 
 
-def _month(payment: Fact) -> dt.date:
+def _month(payment: Paid) -> dt.date:
     return payment.event_date or dt.date.min
 
 
-def _by_program(payments: list[Fact]) -> dict[str, list[Fact]]:
-    grouped: dict[str, list[Fact]] = defaultdict(list)
+def _by_program(payments: Iterable[Paid]) -> dict[str, list[Paid]]:
+    grouped: dict[str, list[Paid]] = defaultdict(list)
     for payment in payments:
         grouped[payment.attrs.get("program", "")].append(payment)
     return grouped
 
 
-def _total(payments: list[Fact]) -> tuple[Decimal, str]:
+def _evidence(state: PersonState, payments: Iterable[Paid]) -> tuple[Fact, ...]:
+    return tuple(p.fact(state.person_id) for p in payments)
+
+
+def _total(payments: list[Paid]) -> tuple[Decimal, str]:
     """The amount at risk (the sum) and the months it was paid for, for the reason."""
     amount = sum((_amount(p) for p in payments), Decimal("0.00"))
     return amount, ", ".join(f"{_month(p):%Y-%m}" for p in payments)
@@ -44,7 +49,7 @@ def posthumous(state: PersonState, ctx: Context) -> Iterator[Finding]:
     if death is None or death.date is None:
         return
     death_month = death.date.replace(day=1)
-    late = [p for p in state.standing("payment") if _month(p) > death_month]
+    late = [p for p in state.payments.standing if _month(p) > death_month]
     for program, payments in _by_program(late).items():
         amount, months = _total(payments)
         yield Finding(
@@ -53,7 +58,7 @@ def posthumous(state: PersonState, ctx: Context) -> Iterator[Finding]:
             subject=subject_for(state.person_id, program, state.enrollments, payments[0].name, ctx),
             severity="critical",
             recommended_action="recover_overpayment",
-            evidence=(*death.records, *payments),
+            evidence=(*death.records, *_evidence(state, payments)),
             confidence=death.confidence,
             event_time=death.date,
             amount_at_risk=amount,
@@ -75,8 +80,8 @@ def paid_in_prison(state: PersonState, ctx: Context) -> Iterator[Finding]:
     spells = prison_spells(state)
     if not spells:  # most people: no payment to look at
         return
-    flagged: list[tuple[Fact, Fact]] = []
-    for payment in state.standing("payment"):
+    flagged: list[tuple[Paid, Fact]] = []
+    for payment in state.payments.standing:
         admission = _wholly_in_prison(_month(payment), spells)
         if admission is not None:
             flagged.append((payment, admission))
@@ -90,7 +95,7 @@ def paid_in_prison(state: PersonState, ctx: Context) -> Iterator[Finding]:
             subject=subject_for(state.person_id, program, state.enrollments, payments[0].name, ctx),
             severity="critical",
             recommended_action="recover_overpayment",
-            evidence=(*admissions, *payments),
+            evidence=(*admissions, *_evidence(state, payments)),
             event_time=admissions[0].event_date,
             amount_at_risk=amount,
             reason=f"paid {amount} for {months}, months spent wholly in prison",
@@ -100,9 +105,11 @@ def paid_in_prison(state: PersonState, ctx: Context) -> Iterator[Finding]:
 def wrong_amount(state: PersonState, ctx: Context) -> Iterator[Finding]:
     """18 PAYMENT_AMOUNT_MISMATCH: judged against the approved amount when the payment came."""
     tolerance = ctx.policy.thresholds.amount_tolerance
-    for payment in state.standing("payment"):
+    for payment in state.payments.standing:
         expected = payment.attrs.get("expected_amount")
         if payment.attrs.get("enrolled") != "active" or expected is None:
+            continue
+        if payment.attrs.get("amount") == expected:  # most payments: no arithmetic needed
             continue
         paid, approved = _amount(payment), Decimal(expected)
         if abs(paid - approved) <= tolerance:
@@ -114,7 +121,7 @@ def wrong_amount(state: PersonState, ctx: Context) -> Iterator[Finding]:
             subject=subject_for(state.person_id, program, state.enrollments, payment.name, ctx),
             severity="high",
             recommended_action="correct_payment",
-            evidence=(payment,),
+            evidence=_evidence(state, [payment]),
             event_time=_month(payment),
             reason=f"paid {paid} for {month}; the approved monthly amount was {approved}",
         )
@@ -122,7 +129,7 @@ def wrong_amount(state: PersonState, ctx: Context) -> Iterator[Finding]:
 
 def paid_while_inactive(state: PersonState, ctx: Context) -> Iterator[Finding]:
     """19 PAYMENT_TO_INACTIVE: paid with no active enrollment when the payment came."""
-    inactive = [p for p in state.standing("payment") if p.attrs.get("enrolled") == "inactive"]
+    inactive = [p for p in state.payments.standing if p.attrs.get("enrolled") == "inactive"]
     for program, payments in _by_program(inactive).items():
         amount, months = _total(payments)
         yield Finding(
@@ -131,7 +138,7 @@ def paid_while_inactive(state: PersonState, ctx: Context) -> Iterator[Finding]:
             subject=subject_for(state.person_id, program, state.enrollments, payments[0].name, ctx),
             severity="critical",
             recommended_action="recover_overpayment",
-            evidence=tuple(payments),
+            evidence=_evidence(state, payments),
             event_time=_month(payments[0]),
             amount_at_risk=amount,
             reason=f"paid {amount} for {months} with no active enrollment in {program}",

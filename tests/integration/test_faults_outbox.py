@@ -43,7 +43,7 @@ from stack.redis import Redis as RedisService
 from streams import outbox
 from streams.batch import BatchProcessor, Message, Recheck
 from streams.outbox import Relay, outbox_partition
-from streams.people import fields as person_fields
+from streams.people import facts as stored_facts
 from streams.store import Changes, Loaded, PersonStore
 from tests import citygen
 from tests.integration.conftest import Cli, Worker, stored_alerts
@@ -783,12 +783,7 @@ def tally(env: dict[str, str], people: list[str]) -> Tally:
 
 
 def facts_stored(client: redis.Redis, people: list[str]) -> int:
-    count = 0
-    for start in range(0, len(people), 1000):
-        chunk = people[start : start + 1000]
-        for raw in person_fields(client, chunk, names.PERSON_FACTS):
-            count += len(json.loads(raw)) if raw else 0
-    return count
+    return sum(len(facts) for facts in stored_facts(client, people))
 
 
 def report(

@@ -225,9 +225,9 @@ def scrape(port: int) -> Callable[..., float | None]:
     return sample
 
 
-def facts_of(client: redis.Redis, person: str) -> dict[str, Any]:
-    (raw,) = people.fields(client, [person], names.PERSON_FACTS)
-    return cast(dict[str, Any], json.loads(raw)) if raw else {}
+def facts_of(client: redis.Redis, person: str) -> dict[str, Fact]:
+    (facts,) = people.facts(client, [person])
+    return facts
 
 
 def report(fault: str, injected: int, expected: int, found: int, duplicated: int,
@@ -396,9 +396,11 @@ def test_poison_on_every_input_and_a_raising_rule_stop_nothing_and_replay_cures(
     # --- fix the two curable causes, replay everything waiting --------------------------------
     client.hset(names.person_key(pid(3)), names.PERSON_ALERTS, person3)
     assert [a.status for a in alerts_by_person(env)[pid(3)]] == ["open"]  # its command: poison
-    repaired = facts_of(client, pid(crafted))
-    del repaired[BAD_PAYMENT]  # the operator's fix: the record that no connector would accept
-    client.hset(names.person_key(pid(crafted)), names.PERSON_FACTS, json.dumps(repaired))
+    # the operator's fix: the record that no connector would accept, out of the payments ledger
+    (ledger,) = people.fields(client, [pid(crafted)], names.PERSON_PAYMENTS)
+    repaired = json.loads(cast(bytes, ledger))
+    repaired["rows"] = [r for r in repaired["rows"] if f"{r[0]}:{r[1]}" != BAD_PAYMENT]
+    client.hset(names.person_key(pid(crafted)), names.PERSON_PAYMENTS, json.dumps(repaired))
     replayed = ww("deadletter", "replay", "--all")
     assert "5 replayed" in replayed
     ww("wait", "--timeout", "180")

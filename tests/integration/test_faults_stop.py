@@ -267,13 +267,8 @@ def _by_person(alerts: Iterable[Alert]) -> dict[str, list[Alert]]:
 
 def facts_stored(env: dict[str, str], people: list[str], feed: str) -> int:
     client = redis_client.connect(env["WW_REDIS_URL"])
-    count = 0
-    for start in range(0, len(people), 1000):
-        chunk = people[start : start + 1000]
-        for raw in people_.fields(client, chunk, names.PERSON_FACTS):
-            facts = json.loads(raw) if raw else {}
-            count += sum(1 for fact in facts.values() if fact["feed"] == feed)
-    return count
+    stored = people_.facts(client, people)
+    return sum(1 for facts in stored for fact in facts.values() if fact.feed == feed)
 
 
 def report(
@@ -436,8 +431,8 @@ def committed_but_not_stored(env: dict[str, str]) -> int:
     missing = 0
     for fact in below:
         if fact.person_id not in stored:
-            (raw,) = people_.fields(client, [fact.person_id], names.PERSON_FACTS)
-            stored[fact.person_id] = set(json.loads(raw)) if raw else set()
+            (facts,) = people_.facts(client, [fact.person_id])
+            stored[fact.person_id] = set(facts)
         if fact.identity not in stored[fact.person_id]:
             missing += 1
     return missing

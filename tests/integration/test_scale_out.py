@@ -99,7 +99,7 @@ def _every_fact_and_membership_kept(ww: Cli, city: Path) -> None:
     client = redis_client.connect(ww.env["WW_REDIS_URL"])
     try:
         owners = sorted(expected)
-        facts = people.fields(client, owners, names.PERSON_FACTS)
+        facts = people.facts(client, owners)
         enrolled = sorted(people.roster_people(client))
         members: dict[str, set[bytes]] = {}
         for pid, raw in zip(
@@ -114,10 +114,7 @@ def _every_fact_and_membership_kept(ww: Cli, city: Path) -> None:
         kept = dict(zip(members, pipe.execute(), strict=True))
     finally:
         client.close()
-    lost = sum(
-        len(expected[pid] - set(json.loads(raw or b"{}")))
-        for pid, raw in zip(owners, facts, strict=True)
-    )
+    lost = sum(len(expected[pid] - set(stored)) for pid, stored in zip(owners, facts, strict=True))
     assert lost == 0, f"{lost} accepted records missing from the store"
     short = [h for h, m in members.items() if not m <= kept[h]]
     assert short == [], f"{len(short)} households lost a member"

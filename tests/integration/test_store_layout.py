@@ -4,14 +4,27 @@ slot, written by one small script, and only by whoever loaded what is there now.
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import cast
 
 import pytest
 
-from streams.state import with_fact
-from streams.store import Changes, Fenced, PersonStore
-from tests.factories import PERSON, health_death, psb_death
+from streams.ledger import decode_ledger
+from streams.state import PersonState, with_fact
+from streams.store import Changes, Fenced, Loaded, PersonStore, encode_facts
+from tests.factories import (
+    PERSON,
+    arrive,
+    born,
+    enrollment,
+    health_death,
+    payment,
+    psb_death,
+    state,
+)
 from tests.integration.conftest import Cli
 from welfare_watch import names, redis_client
+from welfare_watch.packing import unpack
 
 
 def test_a_worker_that_lost_the_person_cannot_overwrite_the_new_owner(ww: Cli) -> None:
@@ -46,3 +59,59 @@ def test_a_person_s_state_and_outbox_share_one_slot() -> None:
 
     slots = {key_slot(k.encode()) for k in (names.person_key(PERSON), names.outbox_key(PERSON))}
     assert len(slots) == 1
+
+
+def test_a_fact_that_is_not_a_payment_leaves_the_stored_ledger_as_it_was(ww: Cli) -> None:
+    """A death after a year of payments writes the facts, not the payments (streams.ledger):
+    the ledger, put back by hand as plain JSON, is still plain JSON after the save (a save
+    that wrote it would have compressed it)."""
+    person, key = born("1951-02-03"), names.person_key(born("1951-02-03"))
+
+    async def main() -> tuple[bytes, bytes | None, Loaded]:
+        client = redis_client.connect_async(ww.env["WW_REDIS_URL"])
+        try:
+            store = PersonStore(client)
+            first = await store.load([person])
+            paid = arrive(first.states[person], payment("2026-10"), payment("2026-11"))
+            await store.save(Changes(facts={person: paid}), first)
+            plain = unpack(cast(bytes, await client.hget(key, names.PERSON_PAYMENTS)))
+            await client.hset(key, names.PERSON_PAYMENTS, plain)
+            again = await store.load([person])
+            dead = with_fact(again.states[person], psb_death())
+            await store.save(Changes(facts={person: dead}), again)
+            after = cast(bytes | None, await client.hget(key, names.PERSON_PAYMENTS))
+            return plain, after, await store.load([person])
+        finally:
+            await client.aclose()
+
+    plain, after, final = asyncio.run(main())
+    assert after == plain
+    state = final.states[person]
+    assert (list(state.facts), len(state.payments)) == (["psb_deaths:GA1"], 2)
+
+
+def test_a_state_stored_before_the_ledger_is_saved_with_its_payments_in_it(ww: Cli) -> None:
+    """Payments among the facts, as the store held them before: read, and at the next save
+    moved to their own field, the facts field left without them."""
+    person = born("1952-03-04")
+    paid = with_fact(state(enrollment(person_id=person), person=person), payment("2026-10"))
+    (judged,) = [p.fact(person) for p in paid.payments]
+
+    async def main() -> tuple[PersonState, bytes | None, bytes | None]:
+        client = redis_client.connect_async(ww.env["WW_REDIS_URL"])
+        try:
+            store, key = PersonStore(client), names.person_key(person)
+            await client.hset(key, names.PERSON_FACTS, encode_facts({judged.identity: judged}))
+            loaded = await store.load([person])
+            dead = with_fact(loaded.states[person], psb_death())
+            await store.save(Changes(facts={person: dead}), loaded)
+            fields = [names.PERSON_FACTS, names.PERSON_PAYMENTS]
+            facts, payments = cast(list[bytes | None], await client.hmget(key, fields))
+            return loaded.states[person], facts, payments
+        finally:
+            await client.aclose()
+
+    read, facts, payments = asyncio.run(main())
+    assert ([p.fact(person) for p in read.payments], read.facts) == ([judged], {})
+    assert list(json.loads(unpack(cast(bytes, facts)))) == ["psb_deaths:GA1"]
+    assert [p.fact(person) for p in decode_ledger(payments)] == [judged]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -142,9 +143,7 @@ def test_paid_while_inactive(enrollments: list, fires: bool) -> None:  # type: i
 
 def test_payments_are_judged_against_the_roster_when_they_arrived() -> None:
     paid_while_exited = arrive(state(enrollment(status="exited")), payment("2026-10"))
-    later_reenrolled = paid_while_exited.__class__(
-        paid_while_exited.person_id, (enrollment(),), paid_while_exited.facts
-    )
+    later_reenrolled = replace(paid_while_exited, enrollments=(enrollment(),))
     assert of_kind(evaluate(later_reenrolled, CTX), "PAYMENT_TO_INACTIVE") == [
         "PAYMENT_TO_INACTIVE"
     ]
