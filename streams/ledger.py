@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal, NamedTuple
 
@@ -79,11 +78,32 @@ class Paid(NamedTuple):
         )
 
 
-@dataclass(frozen=True)
 class Ledger:
-    """Every payment record about one person, revocations included, by identity."""
+    """Every payment record about one person, revocations included, by identity.
 
-    entries: Mapping[str, Paid] = field(default_factory=dict)
+    One read from the store is decoded when first looked at: a household's co-members are
+    loaded for their enrollments and income, and their payments are never decoded."""
+
+    def __init__(self, entries: Mapping[str, Paid] | None = None, *, stored: bytes = b"") -> None:
+        self._stored = stored
+        if entries is not None or not stored:
+            self.__dict__["entries"] = entries or {}  # as `entries` would have cached it
+
+    @cached_property
+    def entries(self) -> Mapping[str, Paid]:
+        try:
+            rows = _STORED.validate_json(unpack(self._stored))["rows"]
+        except ValidationError as exc:
+            problem = exc.errors()[0]["msg"]
+            raise BadLedger(
+                f"a payments ledger in a format this version cannot read: {problem}"
+            ) from None
+        return {paid.identity: paid for paid in rows}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Ledger) and self.entries == other.entries
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -128,16 +148,9 @@ def encode_ledger(ledger: Ledger) -> bytes:
 
 
 def decode_ledger(stored: bytes | None) -> Ledger:
-    """The ledger as `encode_ledger` wrote it; empty when there is none."""
-    if not stored:
-        return Ledger()
-    try:
-        rows = _STORED.validate_json(unpack(stored))["rows"]
-    except ValidationError as exc:
-        raise BadLedger(
-            f"a payments ledger in a format this version cannot read: {exc.errors()[0]['msg']}"
-        ) from None
-    return Ledger({paid.identity: paid for paid in rows})
+    """The ledger as `encode_ledger` wrote it (empty when there is none), decoded when first
+    looked at (a format this version cannot read raises BadLedger then)."""
+    return Ledger(stored=stored or b"")
 
 
 class _Stored(TypedDict):

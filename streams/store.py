@@ -566,7 +566,7 @@ def _person_fields(changes: Changes, loaded: Loaded) -> dict[str, dict[FieldT, E
         facts, payments = loaded.stored.get(pid, (None, None))
         if state.facts is not facts:
             mine[names.PERSON_FACTS] = encode_facts(state.facts)
-        if state.payments and state.payments is not payments:
+        if state.payments is not payments and state.payments:  # not decoded unless changed
             mine[names.PERSON_PAYMENTS] = encode_ledger(state.payments)
     for pid, offsets in changes.offsets.items():  # with the state they cover
         fields.setdefault(pid, {})[names.PERSON_OFFSETS] = _OFFSETS.dump_json(offsets)
