@@ -3,18 +3,25 @@
 A year of payments is most of what is known about a person, and rules 3, 5, 18 and 19 are
 all that read them. Kept with the other facts, every death or move decoded and re-encoded
 a dozen payments as full Facts; kept apart, a fact that is not a payment leaves the ledger
-as it was read (the store writes it back only when it changed), and the ledger is decoded
-without building a Fact per payment: a row is a `Paid`, and a Fact is built from it only as
-evidence for a finding.
+as it was read (the store writes back only what changed), and the ledger is decoded without
+building a Fact per payment: a row is a `Paid`, and a Fact is built from it only as evidence
+for a finding.
 
 A row keeps everything of the payment but its person (the ledger's) and kind ("payment"):
 its record id, received time and source stay evidence, and `Paid.fact` gives back the Fact
 that arrived, with the verdict the worker recorded with it (streams.state.judge_payment).
 
-Stored form (the `payments` field of the person's hash, names.PERSON_PAYMENTS): JSON,
-`{"ledger": 1, "rows": [[feed, record_id, name, event_date, received_at, source, delivery,
-attrs], ...]}` (a row is a Paid's fields in order), compressed as the other fields
-(welfare_watch.packing).
+The ledger is kept in two parts. `regular`: payments to an enrollment active when they came,
+of exactly its approved amount, which is nearly all of them. `rest`: the others, and the
+revocations. Rules 18 and 19 can only flag a payment of the rest (`Ledger.irregular`), so a
+person who is neither dead nor in prison is judged without decoding their regular payments,
+and a part is decoded only when first looked at (a household's co-members, loaded for their
+enrollments and income, never decode their payments).
+
+Stored form (the `payments` and `payments_rest` fields of the person's hash, names.PERSON_*):
+each part JSON, `{"ledger": 1, "rows": [[feed, record_id, name, event_date, received_at,
+source, delivery, attrs], ...]}` (a row is a Paid's fields in order), compressed as the other
+fields (welfare_watch.packing); a part with no rows is not stored.
 """
 
 from __future__ import annotations
@@ -78,11 +85,9 @@ class Paid(NamedTuple):
         )
 
 
-class Ledger:
-    """Every payment record about one person, revocations included, by identity.
-
-    One read from the store is decoded when first looked at: a household's co-members are
-    loaded for their enrollments and income, and their payments are never decoded."""
+class Rows:
+    """One part of a ledger: its payment records by identity, decoded when first looked at
+    when read from the store."""
 
     def __init__(self, entries: Mapping[str, Paid] | None = None, *, stored: bytes = b"") -> None:
         self._stored = stored
@@ -100,36 +105,84 @@ class Ledger:
             ) from None
         return {paid.identity: paid for paid in rows}
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Ledger) and self.entries == other.entries
-
-    __hash__ = None  # type: ignore[assignment]
-
     def __len__(self) -> int:
         return len(self.entries)
 
+    def with_row(self, identity: str, paid: Paid) -> Rows:
+        return Rows({**self.entries, identity: paid})
+
+
+class Ledger:
+    """Every payment record about one person, revocations included, in two parts (see the
+    module): `regular` and `rest`."""
+
+    def __init__(self, regular: Rows | None = None, rest: Rows | None = None) -> None:
+        self.regular = Rows() if regular is None else regular  # `or` would decode it
+        self.rest = Rows() if rest is None else rest
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Ledger) and dict(self.entries) == dict(other.entries)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def entries(self) -> Mapping[str, Paid]:
+        return {**self.regular.entries, **self.rest.entries}
+
+    def __len__(self) -> int:
+        return len(self.regular) + len(self.rest)
+
     def __contains__(self, identity: object) -> bool:
-        return identity in self.entries
+        return identity in self.regular.entries or identity in self.rest.entries
 
     def __iter__(self) -> Iterator[Paid]:
-        return iter(self.entries.values())
+        yield from self.regular.entries.values()
+        yield from self.rest.entries.values()
 
     def adding(self, payment: Fact) -> Ledger:
         """The ledger with one more payment (the same record twice changes nothing)."""
-        if payment.identity in self.entries:
+        identity = payment.identity
+        if identity in self:
             return self
-        return Ledger({**self.entries, payment.identity: Paid.of(payment)})
+        paid = Paid.of(payment)
+        if regular(paid):
+            return Ledger(self.regular.with_row(identity, paid), self.rest)
+        return Ledger(self.regular, self.rest.with_row(identity, paid))
 
     @cached_property
     def standing(self) -> tuple[Paid, ...]:
         """Payments that are neither revocations nor revoked, by month, then as received."""
-        revoked = {identity_of(p.feed, p.record_id, {}) for p in self if p.revokes}
-        return tuple(
-            sorted(
-                (p for i, p in self.entries.items() if not p.revokes and i not in revoked),
-                key=_chronological,
-            )
+        return _standing(self, self._revoked)
+
+    @cached_property
+    def irregular(self) -> tuple[Paid, ...]:
+        """The standing payments that are not `regular`: the only ones rules 18 and 19 can
+        flag. The regular ones are not decoded."""
+        return _standing(self.rest.entries.values(), self._revoked)
+
+    @cached_property
+    def _revoked(self) -> frozenset[str]:
+        # revocations are never regular: all are in `rest`
+        return frozenset(
+            identity_of(p.feed, p.record_id, {}) for p in self.rest.entries.values() if p.revokes
         )
+
+
+def regular(paid: Paid) -> bool:
+    """Paid to an enrollment active when it came, exactly its approved amount (the verdict
+    streams.state.judge_payment recorded): nothing for rule 18 or 19 to flag."""
+    attrs = paid.attrs
+    return (
+        not paid.revokes
+        and attrs.get("enrolled") == "active"
+        and attrs.get("expected_amount") is not None
+        and attrs.get("amount") == attrs["expected_amount"]
+    )
+
+
+def _standing(payments: Iterable[Paid], revoked: frozenset[str]) -> tuple[Paid, ...]:
+    kept = (p for p in payments if not p.revokes and p.identity not in revoked)
+    return tuple(sorted(kept, key=_chronological))
 
 
 def _chronological(paid: Paid) -> tuple[dt.date, dt.datetime, str]:
@@ -143,14 +196,16 @@ def ledger_of(payments: Iterable[Fact]) -> Ledger:
     return ledger
 
 
-def encode_ledger(ledger: Ledger) -> bytes:
-    return pack(_STORED.dump_json(_Stored(ledger=FORMAT, rows=list(ledger))))
+def encode_rows(rows: Rows) -> bytes:
+    """One part of a ledger, as stored."""
+    return pack(_STORED.dump_json(_Stored(ledger=FORMAT, rows=list(rows.entries.values()))))
 
 
-def decode_ledger(stored: bytes | None) -> Ledger:
-    """The ledger as `encode_ledger` wrote it (empty when there is none), decoded when first
-    looked at (a format this version cannot read raises BadLedger then)."""
-    return Ledger(stored=stored or b"")
+def decode_ledger(regular: bytes | None, rest: bytes | None = None) -> Ledger:
+    """The ledger from its two parts as `encode_rows` wrote them (either absent when empty),
+    each decoded when first looked at (a format this version cannot read raises BadLedger
+    then)."""
+    return Ledger(Rows(stored=regular or b""), Rows(stored=rest or b""))
 
 
 class _Stored(TypedDict):

@@ -53,14 +53,14 @@ def fields(client: redis.Redis, person_ids: Sequence[str], field: str) -> list[b
 def facts(client: redis.Redis, person_ids: Sequence[str]) -> list[dict[str, Fact]]:
     """Every fact of each person, their payments too (streams.ledger), by identity."""
     found: list[dict[str, Fact]] = []
-    wanted = [names.PERSON_FACTS, names.PERSON_PAYMENTS]
+    wanted = [names.PERSON_FACTS, names.PERSON_PAYMENTS, names.PERSON_PAYMENTS_REST]
     for start in range(0, len(person_ids), _CHUNK):
         chunk = person_ids[start : start + _CHUNK]
         pipe = client.pipeline(transaction=False)
         for pid in chunk:
             pipe.hmget(names.person_key(pid), wanted)
-        for pid, (stored, payments) in zip(chunk, pipe.execute(), strict=True):
-            others, ledger, _ = decode_facts(stored, payments)
+        for pid, (stored, payments, rest) in zip(chunk, pipe.execute(), strict=True):
+            others, ledger, _ = decode_facts(stored, payments, rest)
             found.append({**others, **{p.identity: p.fact(pid) for p in ledger}})
     return found
 

@@ -18,7 +18,7 @@ from redis.typing import EncodableT, FieldT
 from alerts.lifecycle import Outcome
 from alerts.model import Alert
 from streams import outbox
-from streams.ledger import Ledger, decode_ledger, encode_ledger
+from streams.ledger import Ledger, decode_ledger, encode_rows
 from streams.snapshots import SnapshotProgress, waited_for
 from streams.state import PersonState
 from welfare_watch import names, redis_client
@@ -48,14 +48,14 @@ def encode_alerts(alerts: Mapping[str, Alert]) -> bytes:
 
 
 def decode_facts(
-    facts: bytes | None, payments: bytes | None
+    facts: bytes | None, payments: bytes | None, rest: bytes | None
 ) -> tuple[dict[str, Fact], Ledger, bool]:
-    """A person's facts and payments from their two fields, as stored: the facts but payments,
-    the payments' ledger, and whether the two were apart. A state saved before payments had
-    their own field (streams.ledger) has them among its facts: they are moved to the ledger
-    (and both fields written at the next save)."""
+    """A person's facts and payments from their fields as stored (the facts, the ledger's two
+    parts): the facts but payments, the payments' ledger, and whether the two were apart. A
+    state saved before payments had their own fields (streams.ledger) has them among its
+    facts: they are moved to the ledger (and every field written at the next save)."""
     decoded = _FACTS.validate_json(unpack(facts)) if facts else {}
-    ledger = decode_ledger(payments)
+    ledger = decode_ledger(payments, rest)
     mixed = [f for f in decoded.values() if f.kind == "payment"]
     for payment in mixed:
         ledger = ledger.adding(payment)
@@ -186,8 +186,8 @@ class PersonStore:
         rows = cast(list[list[bytes | None]], await pipe.execute())
         loaded = Loaded()
         for pid, row in zip(ids, rows, strict=True):
-            enrollments, raw_facts, payments, alerts, offsets, version = row
-            facts, ledger, apart = decode_facts(raw_facts, payments)
+            enrollments, raw_facts, payments, rest, alerts, offsets, version = row
+            facts, ledger, apart = decode_facts(raw_facts, payments, rest)
             loaded.states[pid] = PersonState(
                 pid,
                 tuple(_ENROLLMENTS.validate_json(unpack(enrollments))) if enrollments else (),
@@ -566,8 +566,14 @@ def _person_fields(changes: Changes, loaded: Loaded) -> dict[str, dict[FieldT, E
         facts, payments = loaded.stored.get(pid, (None, None))
         if state.facts is not facts:
             mine[names.PERSON_FACTS] = encode_facts(state.facts)
-        if state.payments is not payments and state.payments:  # not decoded unless changed
-            mine[names.PERSON_PAYMENTS] = encode_ledger(state.payments)
+        was = payments if payments is not None else Ledger()  # (`or` would decode it)
+        parts = (
+            (names.PERSON_PAYMENTS, state.payments.regular, was.regular),
+            (names.PERSON_PAYMENTS_REST, state.payments.rest, was.rest),
+        )
+        for name, rows, stored in parts:
+            if rows is not stored and rows:  # a part is not decoded unless it changed
+                mine[name] = encode_rows(rows)
     for pid, offsets in changes.offsets.items():  # with the state they cover
         fields.setdefault(pid, {})[names.PERSON_OFFSETS] = _OFFSETS.dump_json(offsets)
     return fields

@@ -43,7 +43,9 @@ def person_key(person_id: str) -> str:
 
 PERSON_ENROLLMENTS = "enrollments"  # [enrollment, ...]: absent when on no program
 PERSON_FACTS = "facts"  # {fact identity: fact}, every fact but payments
-PERSON_PAYMENTS = "payments"  # the payments ledger (streams/ledger.py)
+# the payments ledger (streams/ledger.py): the regular payments, and the rest
+PERSON_PAYMENTS = "payments"
+PERSON_PAYMENTS_REST = "payments_rest"
 PERSON_ALERTS = "alerts"  # {alert_id: alert}
 # {"topic/partition": offset}: the last offset of each input partition the saved state
 # includes (streams/offsets.py), written with the state
@@ -55,6 +57,7 @@ PERSON_FIELDS = (
     PERSON_ENROLLMENTS,
     PERSON_FACTS,
     PERSON_PAYMENTS,
+    PERSON_PAYMENTS_REST,
     PERSON_ALERTS,
     PERSON_OFFSETS,
     PERSON_VERSION,

@@ -105,11 +105,9 @@ def paid_in_prison(state: PersonState, ctx: Context) -> Iterator[Finding]:
 def wrong_amount(state: PersonState, ctx: Context) -> Iterator[Finding]:
     """18 PAYMENT_AMOUNT_MISMATCH: judged against the approved amount when the payment came."""
     tolerance = ctx.policy.thresholds.amount_tolerance
-    for payment in state.payments.standing:
+    for payment in state.payments.irregular:  # the others are the approved amount
         expected = payment.attrs.get("expected_amount")
         if payment.attrs.get("enrolled") != "active" or expected is None:
-            continue
-        if payment.attrs.get("amount") == expected:  # most payments: no arithmetic needed
             continue
         paid, approved = _amount(payment), Decimal(expected)
         if abs(paid - approved) <= tolerance:
@@ -129,7 +127,7 @@ def wrong_amount(state: PersonState, ctx: Context) -> Iterator[Finding]:
 
 def paid_while_inactive(state: PersonState, ctx: Context) -> Iterator[Finding]:
     """19 PAYMENT_TO_INACTIVE: paid with no active enrollment when the payment came."""
-    inactive = [p for p in state.payments.standing if p.attrs.get("enrolled") == "inactive"]
+    inactive = [p for p in state.payments.irregular if p.attrs.get("enrolled") == "inactive"]
     for program, payments in _by_program(inactive).items():
         amount, months = _total(payments)
         yield Finding(

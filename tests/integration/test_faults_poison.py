@@ -397,10 +397,11 @@ def test_poison_on_every_input_and_a_raising_rule_stop_nothing_and_replay_cures(
     client.hset(names.person_key(pid(3)), names.PERSON_ALERTS, person3)
     assert [a.status for a in alerts_by_person(env)[pid(3)]] == ["open"]  # its command: poison
     # the operator's fix: the record that no connector would accept, out of the payments ledger
-    (ledger,) = people.fields(client, [pid(crafted)], names.PERSON_PAYMENTS)
+    # (its irregular part: streams.ledger)
+    (ledger,) = people.fields(client, [pid(crafted)], names.PERSON_PAYMENTS_REST)
     repaired = json.loads(cast(bytes, ledger))
     repaired["rows"] = [r for r in repaired["rows"] if f"{r[0]}:{r[1]}" != BAD_PAYMENT]
-    client.hset(names.person_key(pid(crafted)), names.PERSON_PAYMENTS, json.dumps(repaired))
+    client.hset(names.person_key(pid(crafted)), names.PERSON_PAYMENTS_REST, json.dumps(repaired))
     replayed = ww("deadletter", "replay", "--all")
     assert "5 replayed" in replayed
     ww("wait", "--timeout", "180")
