@@ -145,7 +145,7 @@ class Ledger:
         if identity in self:
             return self
         paid = Paid.of(payment)
-        if regular(paid):
+        if is_regular(paid):
             return Ledger(self.regular.with_row(identity, paid), self.rest)
         return Ledger(self.regular, self.rest.with_row(identity, paid))
 
@@ -156,7 +156,7 @@ class Ledger:
 
     @cached_property
     def irregular(self) -> tuple[Paid, ...]:
-        """The standing payments that are not `regular`: the only ones rules 18 and 19 can
+        """The standing payments that are not `is_regular`: the only ones rules 18 and 19 can
         flag. The regular ones are not decoded."""
         return _standing(self.rest.entries.values(), self._revoked)
 
@@ -168,7 +168,7 @@ class Ledger:
         )
 
 
-def regular(paid: Paid) -> bool:
+def is_regular(paid: Paid) -> bool:
     """Paid to an enrollment active when it came, exactly its approved amount (the verdict
     streams.state.judge_payment recorded): nothing for rule 18 or 19 to flag."""
     attrs = paid.attrs

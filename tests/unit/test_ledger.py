@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from streams.ledger import BadLedger, Ledger, decode_ledger, encode_rows, ledger_of, regular
+from streams.ledger import BadLedger, Ledger, decode_ledger, encode_rows, is_regular, ledger_of
 from streams.rules import evaluate
 from streams.state import with_fact
 from streams.store import decode_facts, encode_facts
@@ -86,7 +86,7 @@ def test_the_standing_payments_and_those_rules_18_and_19_may_flag(
     ledger = decode_ledger(*stored(ledger_of(payments)))
     assert [p.fact(PERSON) for p in ledger.standing] == standing
     assert [p.fact(PERSON) for p in ledger.irregular] == irregular
-    assert list(ledger.irregular) == [p for p in ledger.standing if not regular(p)]
+    assert list(ledger.irregular) == [p for p in ledger.standing if not is_regular(p)]
 
 
 def test_the_payments_rules_18_and_19_may_flag_are_found_without_decoding_the_regular_ones() -> (
